@@ -1,0 +1,21 @@
+// npm run bench [-- <section>...] [--rounds N] [--time MS] [--write]
+// Prints each section's table; with --write, also puts it into docs/benchmarks.md.
+import { machine, parseArgs, writeSection } from './lib.mjs';
+
+const SECTIONS = {
+  append: () => import('./append.mjs'),
+  replay: () => import('./replay.mjs'),
+  crc: () => import('./crc.mjs'),
+};
+
+const args = parseArgs(process.argv.slice(2));
+const names = args.only ?? Object.keys(SECTIONS);
+const where = machine();
+console.log(`jsonl-journal benchmarks: ${where}\n`);
+for (const name of names) {
+  if (!SECTIONS[name]) throw new Error(`no bench section ${name}; have ${Object.keys(SECTIONS).join(', ')}`);
+  const { run } = await SECTIONS[name]();
+  const md = `${await run(args)}\n\n_Measured ${where}; ${args.rounds} interleaved rounds._`;
+  console.log(`## ${name}\n\n${md}\n`);
+  if (args.write) writeSection(name, md);
+}

@@ -1,0 +1,80 @@
+/**
+ * One error class for everything that goes wrong inside a journal, with a stable `code` per cause.
+ * Codes never change within a major version; messages may. Misuse of the API (a wrong option type)
+ * throws a plain TypeError or RangeError instead. The table of codes is docs/errors.md.
+ */
+
+export const ErrorCode = {
+  /** The file exists but does not start with a journal header. */
+  NOT_A_JOURNAL: 'NOT_A_JOURNAL',
+  /** The header names a format version this library cannot read. */
+  UNSUPPORTED_VERSION: 'UNSUPPORTED_VERSION',
+  /** The journal (or a path it needs) does not exist and the operation does not create it. */
+  NOT_FOUND: 'NOT_FOUND',
+  /** Damage before data that was durable: never cut, never skipped silently. */
+  CORRUPT: 'CORRUPT',
+  /** A value JSON cannot represent (undefined, function, symbol, BigInt, cycle, NaN, Infinity). */
+  INVALID_VALUE: 'INVALID_VALUE',
+  /** A record (or an appendMany group) is larger than the configured limit. */
+  RECORD_TOO_LARGE: 'RECORD_TOO_LARGE',
+  /** The journal was closed. */
+  CLOSED: 'CLOSED',
+  /** write(2) failed (ENOSPC, EIO, ...): the batch was not written; the journal is now failed. */
+  WRITE_FAILED: 'WRITE_FAILED',
+  /** fdatasync failed: the batch may be lost; the journal is now failed (never retry an fsync). */
+  SYNC_FAILED: 'SYNC_FAILED',
+  /** An earlier write or sync failed; reopen the journal to continue. `cause` is the first failure. */
+  FAILED: 'FAILED',
+  /** The writers' lock was not granted within `lockTimeoutMs`. */
+  LOCK_TIMEOUT: 'LOCK_TIMEOUT',
+  /** The operation was aborted through its AbortSignal. */
+  ABORTED: 'ABORTED',
+  /** Another compaction of this journal is running. */
+  COMPACTING: 'COMPACTING',
+  /** A follower's resume point was removed by compaction (retention). */
+  POSITION_GONE: 'POSITION_GONE',
+  /** A consumer's committed record is no longer the one in the journal. */
+  DIVERGED: 'DIVERGED',
+  /** Any other I/O failure (open, read, stat, rename ...); `cause` holds the system error. */
+  IO_ERROR: 'IO_ERROR',
+} as const;
+
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export interface JournalErrorDetails {
+  /** The journal file (or directory) the error is about. */
+  path?: string;
+  /** Byte offset in the file, when the error is about a place in it. */
+  offset?: number;
+  /** 1-based line number, when known (the header is line 1). */
+  line?: number;
+  cause?: unknown;
+}
+
+export class JournalError extends Error {
+  override readonly name = 'JournalError';
+  readonly code: ErrorCode;
+  readonly path: string | undefined;
+  readonly offset: number | undefined;
+  readonly line: number | undefined;
+
+  constructor(code: ErrorCode, message: string, details: JournalErrorDetails = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.code = code;
+    this.path = details.path;
+    this.offset = details.offset;
+    this.line = details.line;
+  }
+}
+
+export function isJournalError(err: unknown, code?: ErrorCode): err is JournalError {
+  return err instanceof JournalError && (code === undefined || err.code === code);
+}
+
+/** Wraps a system error from an fs call into a JournalError, keeping the errno error as `cause`. */
+export function ioError(what: string, path: string, cause: unknown, code: ErrorCode = ErrorCode.IO_ERROR): JournalError {
+  const sys = cause as NodeJS.ErrnoException | undefined;
+  if (code === ErrorCode.IO_ERROR && sys?.code === 'ENOENT') code = ErrorCode.NOT_FOUND;
+  const suffix = sys?.code ? `: ${sys.code}` : '';
+  return new JournalError(code, `${what} ${path}${suffix}`, { path, cause });
+}

@@ -1,0 +1,289 @@
+/**
+ * The on-disk format, in one place. docs/format.md is the specification; this module implements it
+ * and nothing else in the code knows how a line is framed.
+ *
+ *   line    = crc SP json LF        crc: 8 lowercase hex digits, CRC-32 (IEEE) of the json bytes
+ *   header  = the first line:  {"format":"jsonl-journal","version":1,"id":..,"created":..,"generation":..,"maxSeq":..}
+ *   record  = every other line: {"seq":N,"ts":MS,"data":VALUE}
+ *   commit  = the last record of each batch also carries "commit":K (the batch's record count) and
+ *             "synced":S (every byte before offset S was durable before this line was written).
+ *
+ * Records become visible only when a commit line closes their batch: a batch without its commit
+ * line is an unfinished write (a torn tail), which is how appendMany is all-or-nothing and how a
+ * reader tells the durable prefix from what a crash left behind (see scan.ts).
+ */
+import { randomUUID } from 'node:crypto';
+import { crc32 } from './crc.js';
+import { ErrorCode, JournalError } from './errors.js';
+
+export const FORMAT_NAME = 'jsonl-journal';
+export const FORMAT_VERSION = 1;
+
+/** Bytes of `crc SP` before the JSON of every line. */
+export const FRAME_PREFIX = 9;
+const SP = 0x20;
+
+export interface Header {
+  format: typeof FORMAT_NAME;
+  version: number;
+  /** Random identity of the journal; kept by compaction, so a consumer can tell journals apart. */
+  id: string;
+  /** Creation time of the journal (ms since the epoch); kept by compaction. */
+  created: number;
+  /** 0 for a journal as created; each compaction writes generation + 1. */
+  generation: number;
+  /** The highest seq ever assigned when this file was written: seqs are never reused. */
+  maxSeq: number;
+}
+
+/** A record as stored: the envelope of one non-header line. */
+export interface Envelope {
+  seq: number;
+  ts: number;
+  data: unknown;
+  /** Present only on a batch's last line: how many records the batch holds. */
+  commit?: number;
+  /** Present only on a batch's last line: a byte offset the writer knew to be durable. */
+  synced?: number;
+}
+
+/** A decoded line's envelope, or (a string) the reason the line is damaged. */
+export type DecodedLine = Envelope | string;
+
+export function newHeader(fields: Partial<Pick<Header, 'id' | 'created' | 'generation' | 'maxSeq'>> = {}): Header {
+  return {
+    format: FORMAT_NAME,
+    version: FORMAT_VERSION,
+    id: fields.id ?? randomUUID(),
+    created: fields.created ?? Date.now(),
+    generation: fields.generation ?? 0,
+    maxSeq: fields.maxSeq ?? 0,
+  };
+}
+
+/** The header line, framed, as bytes. Key order is part of the format. */
+export function encodeHeader(h: Header): Buffer {
+  const json = JSON.stringify({
+    format: h.format, version: h.version, id: h.id, created: h.created, generation: h.generation, maxSeq: h.maxSeq,
+  });
+  return frameJson(json);
+}
+
+/** Frames one JSON text (no raw LF in it) as a line. */
+export function frameJson(json: string): Buffer {
+  const buf = Buffer.from(`00000000 ${json}\n`, 'utf8');
+  writeCrc(buf, 0, buf.length - 1);
+  return buf;
+}
+
+/**
+ * Decodes the first line of a file. Distinguishes "this is not a journal" (no frame at all) from
+ * a damaged header (a frame whose checksum fails), because the first is a wrong path and the second
+ * is corruption of a real journal.
+ */
+export function decodeHeader(line: Uint8Array, path: string): Header {
+  const notJournal = (why: string) =>
+    new JournalError(ErrorCode.NOT_A_JOURNAL, `${path} is not a jsonl-journal file (${why})`, { path, offset: 0, line: 1 });
+  if (line.length < FRAME_PREFIX + 2 || parseHex(line, 0) < 0 || line[8] !== SP || line[FRAME_PREFIX] !== 0x7b) {
+    throw notJournal(line.length === 0 ? 'empty file' : 'first line is not a journal header');
+  }
+  if (frameError(line, 0, line.length) !== null) {
+    throw new JournalError(ErrorCode.CORRUPT, `${path}: header line is damaged (checksum mismatch)`, { path, offset: 0, line: 1 });
+  }
+  let h: unknown;
+  try {
+    h = JSON.parse(Buffer.from(line.buffer, line.byteOffset + FRAME_PREFIX, line.length - FRAME_PREFIX).toString('utf8'));
+  } catch {
+    throw notJournal('header is not JSON');
+  }
+  const o = h as Record<string, unknown>;
+  if (typeof o !== 'object' || o === null || o.format !== FORMAT_NAME) throw notJournal('no "format":"jsonl-journal" in the first line');
+  if (o.version !== FORMAT_VERSION) {
+    throw new JournalError(ErrorCode.UNSUPPORTED_VERSION, `${path}: format version ${String(o.version)} is not supported (this library reads version ${FORMAT_VERSION})`, { path, offset: 0, line: 1 });
+  }
+  if (typeof o.id !== 'string' || !isCount(o.created) || !isCount(o.generation) || !isCount(o.maxSeq)) {
+    throw new JournalError(ErrorCode.CORRUPT, `${path}: header fields are missing or malformed`, { path, offset: 0, line: 1 });
+  }
+  return o as unknown as Header;
+}
+
+/**
+ * Decodes the line `bytes[start, end)` (without its LF). `text`, when given, is the same bytes as
+ * a latin1 string starting at `textBase`: the reader passes it for chunks that are pure ASCII, so
+ * the JSON can be sliced out of one decoded string instead of decoding every line separately.
+ */
+export function decodeLine(bytes: Uint8Array, start: number, end: number, text?: string, textBase = 0): DecodedLine {
+  const bad = frameError(bytes, start, end);
+  if (bad !== null) return bad;
+  let env: unknown;
+  try {
+    const json = text !== undefined
+      ? text.slice(start - textBase + FRAME_PREFIX, end - textBase)
+      : Buffer.from(bytes.buffer, bytes.byteOffset + start + FRAME_PREFIX, end - start - FRAME_PREFIX).toString('utf8');
+    env = JSON.parse(json);
+  } catch {
+    return 'invalid JSON';
+  }
+  return checkEnvelope(env);
+}
+
+/** Why the frame of `bytes[start, end)` is not intact, or null when its checksum holds. */
+function frameError(bytes: Uint8Array, start: number, end: number): string | null {
+  if (end - start < FRAME_PREFIX + 2) return end === start ? 'empty line' : 'line too short';
+  const want = parseHex(bytes, start);
+  if (want < 0 || bytes[start + 8] !== SP) return 'no checksum frame';
+  if (crc32(bytes, start + FRAME_PREFIX, end) !== want) return 'checksum mismatch';
+  return null;
+}
+
+function checkEnvelope(v: unknown): DecodedLine {
+  const e = v as Envelope;
+  if (typeof e !== 'object' || e === null || !isSeq(e.seq) || !isCount(e.ts) || !('data' in e)) {
+    return 'not a record envelope';
+  }
+  if (e.commit !== undefined || e.synced !== undefined) {
+    if (!isSeq(e.commit) || !isCount(e.synced)) return 'malformed commit mark';
+  }
+  return e;
+}
+
+function isSeq(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v > 0;
+}
+function isCount(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+}
+
+const HEX = Buffer.from('0123456789abcdef', 'latin1');
+
+/** Parses 8 lowercase hex digits at `at`; -1 if they are not. */
+function parseHex(b: Uint8Array, at: number): number {
+  let v = 0;
+  for (let i = at; i < at + 8; i++) {
+    const c = b[i];
+    let d: number;
+    if (c === undefined) return -1;
+    if (c >= 0x30 && c <= 0x39) d = c - 0x30;
+    else if (c >= 0x61 && c <= 0x66) d = c - 0x57;
+    else return -1;
+    v = v * 16 + d;
+  }
+  return v;
+}
+
+/** Writes the checksum of the JSON in `buf[lineStart + 9, lf)` over the 8 placeholder digits at lineStart. */
+function writeCrc(buf: Buffer, lineStart: number, lf: number): void {
+  let crc = crc32(buf, lineStart + FRAME_PREFIX, lf);
+  for (let i = lineStart + 7; i >= lineStart; i--) {
+    buf[i] = HEX[crc & 15]!;
+    crc >>>= 4;
+  }
+}
+
+/** One value waiting to be framed: its data already serialized (so a bad value fails at append). */
+export interface PendingRecord {
+  dataJson: string;
+  /** UTF-8 length of dataJson. */
+  dataBytes: number;
+  /** True when dataJson is pure ASCII, which lets the encoder copy it as latin1. */
+  ascii: boolean;
+  ts: number;
+}
+
+/** Fixed bytes per record besides the data: frame, keys, and generous room for numbers. */
+const RECORD_OVERHEAD = FRAME_PREFIX + '{"seq":,"ts":,"data":}'.length + 16 + 16 + 1;
+const COMMIT_OVERHEAD = ',"commit":,"synced":'.length + 16 + 16;
+
+/** Upper bound of the bytes a record with this much data takes in the file. */
+export function recordSizeBound(dataBytes: number): number {
+  return RECORD_OVERHEAD + COMMIT_OVERHEAD + dataBytes;
+}
+
+export interface EncodedBatch {
+  bytes: Buffer;
+  /** Offset of each record's line within `bytes`. */
+  offsets: number[];
+}
+
+/**
+ * Frames a batch: records get seqs firstSeq, firstSeq+1, ..., and the last line carries the commit
+ * mark. `synced` is the durable offset the writer vouches for (see Envelope.synced).
+ *
+ * The batch is built as one string with placeholder checksums and encoded with one Buffer write;
+ * the checksums are then computed over the encoded bytes and patched in. One encode call per batch
+ * instead of several per record is most of the encoder's cost.
+ */
+export function encodeBatch(records: readonly PendingRecord[], firstSeq: number, synced: number): EncodedBatch {
+  const last = records.length - 1;
+  const offsets = new Array<number>(records.length);
+  let text = '';
+  let bytes = 0;
+  let ascii = true;
+  for (let i = 0; i <= last; i++) {
+    const r = records[i]!;
+    const head = `00000000 {"seq":${firstSeq + i},"ts":${r.ts},"data":`;
+    const tail = i === last ? `,"commit":${records.length},"synced":${synced}}\n` : '}\n';
+    offsets[i] = bytes;
+    bytes += head.length + r.dataBytes + tail.length;
+    if (!r.ascii) ascii = false;
+    text += head + r.dataJson + tail;
+  }
+  const buf = Buffer.allocUnsafe(bytes);
+  buf.write(text, 0, ascii ? 'latin1' : 'utf8');
+  for (let i = 0; i <= last; i++) {
+    const lf = (i === last ? bytes : offsets[i + 1]!) - 1;
+    writeCrc(buf, offsets[i]!, lf);
+  }
+  return { bytes: buf, offsets };
+}
+
+/**
+ * Serializes a value for a record, rejecting what JSON cannot represent instead of letting
+ * JSON.stringify drop or mangle it silently: undefined, functions and symbols (anywhere, not only
+ * at the top), BigInt, cycles, NaN and Infinity. Objects with toJSON are stored as toJSON returns.
+ */
+export function serializeValue(value: unknown): { json: string; bytes: number; ascii: boolean } {
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(value);
+  } catch (err) {
+    throw new JournalError(ErrorCode.INVALID_VALUE, `value cannot be stored as JSON: ${(err as Error).message}`, { cause: err });
+  }
+  if (json === undefined) {
+    throw new JournalError(ErrorCode.INVALID_VALUE, `value cannot be stored as JSON: ${typeof value} is not a JSON value`);
+  }
+  const bad = findUnrepresentable(value, 0);
+  if (bad !== null) throw new JournalError(ErrorCode.INVALID_VALUE, `value cannot be stored as JSON: ${bad}`);
+  const bytes = Buffer.byteLength(json);
+  return { json, bytes, ascii: bytes === json.length };
+}
+
+/** Called only after JSON.stringify succeeded, so there is no cycle to guard against. */
+function findUnrepresentable(v: unknown, depth: number): string | null {
+  switch (typeof v) {
+    case 'string':
+    case 'boolean':
+      return null;
+    case 'number':
+      return Number.isFinite(v) ? null : `${v} is not a JSON number`;
+    case 'object': {
+      if (v === null) return null;
+      if (typeof (v as { toJSON?: unknown }).toJSON === 'function') return null;
+      if (Array.isArray(v)) {
+        for (let i = 0; i < v.length; i++) {
+          const bad = findUnrepresentable(v[i], depth + 1);
+          if (bad !== null) return `[${i}]: ${bad}`;
+        }
+        return null;
+      }
+      for (const k in v) {
+        if (!Object.prototype.hasOwnProperty.call(v, k)) continue;
+        const bad = findUnrepresentable((v as Record<string, unknown>)[k], depth + 1);
+        if (bad !== null) return `.${k}: ${bad}`;
+      }
+      return null;
+    }
+    default:
+      return `${typeof v} is not a JSON value`;
+  }
+}

@@ -1,0 +1,6 @@
+export { Journal, type AppendReceipt, type Durability, type JournalOptions } from './journal.js';
+export { readJournal, JournalReader, type JournalRecord, type ReadOptions } from './reader.js';
+export { verify, type VerifyOptions, type VerifyReport } from './verify.js';
+export { JournalError, ErrorCode, isJournalError } from './errors.js';
+export type { Header } from './format.js';
+export type { Damage, TornTail } from './scan.js';

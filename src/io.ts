@@ -1,0 +1,105 @@
+/**
+ * Every file-system call the journal makes goes through this one object. It is deliberately thin:
+ * the point is the seam. Crash and fault tests replace its methods to record operations (for the
+ * power-loss model) or to fail the k-th call, and the journal cannot tell.
+ *
+ * Calls that take a path or an fd and finish in microseconds on a local file (fstat, flock with
+ * LOCK_NB, unlock) are synchronous on purpose: a round trip through libuv's threadpool costs more
+ * than the call itself, and they never wait for another process.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import fsExt from 'fs-ext';
+
+export interface FileId {
+  dev: number;
+  ino: number;
+  size: number;
+}
+
+function cb<T>(resolve: (v: T) => void, reject: (e: unknown) => void) {
+  return (err: NodeJS.ErrnoException | null, v: T) => (err ? reject(err) : resolve(v));
+}
+
+const fileId = (st: fs.Stats): FileId => ({ dev: st.dev, ino: st.ino, size: st.size });
+
+export const io = {
+  open(file: string, flags: number | string, mode = 0o644): Promise<number> {
+    return new Promise((res, rej) => fs.open(file, flags, mode, cb(res, rej)));
+  },
+  close(fd: number): Promise<void> {
+    return new Promise((res, rej) => fs.close(fd, (e) => (e ? rej(e) : res())));
+  },
+  read(fd: number, buf: Buffer, off: number, len: number, pos: number): Promise<number> {
+    return new Promise((res, rej) => fs.read(fd, buf, off, len, pos, cb(res, rej)));
+  },
+  /** One pwrite(2); may write fewer bytes than asked (the caller loops). */
+  write(fd: number, buf: Buffer, off: number, len: number, pos: number): Promise<number> {
+    return new Promise((res, rej) => fs.write(fd, buf, off, len, pos, cb(res, rej)));
+  },
+  writeSync(fd: number, buf: Buffer, off: number, len: number, pos: number): number {
+    return fs.writeSync(fd, buf, off, len, pos);
+  },
+  fdatasync(fd: number): Promise<void> {
+    return new Promise((res, rej) => fs.fdatasync(fd, (e) => (e ? rej(e) : res())));
+  },
+  fsync(fd: number): Promise<void> {
+    return new Promise((res, rej) => fs.fsync(fd, (e) => (e ? rej(e) : res())));
+  },
+  ftruncate(fd: number, len: number): Promise<void> {
+    return new Promise((res, rej) => fs.ftruncate(fd, len, (e) => (e ? rej(e) : res())));
+  },
+  fstatSync(fd: number): FileId {
+    return fileId(fs.fstatSync(fd));
+  },
+  /** stat of a path; null when it does not exist. */
+  statSync(file: string): FileId | null {
+    const st = fs.statSync(file, { throwIfNoEntry: false });
+    return st === undefined ? null : fileId(st);
+  },
+  rename(from: string, to: string): Promise<void> {
+    return new Promise((res, rej) => fs.rename(from, to, (e) => (e ? rej(e) : res())));
+  },
+  /** link(2): creates `to` only if it does not exist (EEXIST otherwise), which rename cannot promise. */
+  link(from: string, to: string): Promise<void> {
+    return new Promise((res, rej) => fs.link(from, to, (e) => (e ? rej(e) : res())));
+  },
+  unlink(file: string): Promise<void> {
+    return new Promise((res, rej) => fs.unlink(file, (e) => (e ? rej(e) : res())));
+  },
+  readdir(dir: string): Promise<string[]> {
+    return new Promise((res, rej) => fs.readdir(dir, cb(res, rej)));
+  },
+  /** fsync of a directory, which makes a rename or link in it durable. */
+  async fsyncDir(dir: string): Promise<void> {
+    const fd = await io.open(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+    try {
+      await io.fsync(fd);
+    } finally {
+      await io.close(fd);
+    }
+  },
+  /** flock(LOCK_EX | LOCK_NB): true if granted, false if another open file description holds it. */
+  tryLockSync(fd: number): boolean {
+    try {
+      fsExt.flockSync(fd, 'exnb');
+      return true;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EAGAIN' || code === 'EWOULDBLOCK') return false;
+      throw err;
+    }
+  },
+  /** flock(LOCK_EX), blocking one threadpool thread until granted (see lock.ts for why only one). */
+  lockWait(fd: number): Promise<void> {
+    return new Promise((res, rej) => fsExt.flock(fd, 'ex', (e) => (e ? rej(e) : res())));
+  },
+  unlockSync(fd: number): void {
+    fsExt.flockSync(fd, 'un');
+  },
+};
+
+export type Io = typeof io;
+
+/** The directory a journal file lives in (for the fsync that makes renames in it durable). */
+export const dirOf = (file: string): string => path.dirname(path.resolve(file));

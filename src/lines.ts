@@ -1,0 +1,92 @@
+/**
+ * Reads a byte range of a journal file in chunks and feeds each complete line, decoded, to a
+ * BatchScanner. Memory stays bounded by the chunk size plus the longest line; a line longer than
+ * `maxLineBytes` is reported as damaged without being buffered. Bytes after the last LF are kept
+ * for the next step: to a reader at the end of a live file they are "not yet", not damage.
+ */
+import { isAscii } from 'node:buffer';
+import { decodeLine, type DecodedLine } from './format.js';
+import { io } from './io.js';
+import type { BatchScanner } from './scan.js';
+
+const LF = 0x0a;
+const TOO_LONG: DecodedLine = 'line too long';
+
+export class LineFeeder {
+  readonly #fd: number;
+  readonly #chunkBytes: number;
+  readonly #maxLineBytes: number;
+  #buf: Buffer;
+  /** Bytes of an unfinished line kept at the start of #buf. */
+  #carry = 0;
+  /** File offset of the next byte to read. */
+  #pos: number;
+  /** File offset of an overlong line being skipped, or -1. */
+  #skipFrom = -1;
+
+  constructor(fd: number, start: number, chunkBytes: number, maxLineBytes: number) {
+    this.#fd = fd;
+    this.#pos = start;
+    this.#chunkBytes = chunkBytes;
+    this.#maxLineBytes = maxLineBytes;
+    this.#buf = Buffer.allocUnsafe(chunkBytes);
+  }
+
+  /** File offset up to which bytes have been read. */
+  get pos(): number {
+    return this.#pos;
+  }
+
+  /** File offset where the unfinished line (if any) starts: everything before it was fed. */
+  get fedTo(): number {
+    return this.#skipFrom >= 0 ? this.#skipFrom : this.#pos - this.#carry;
+  }
+
+  /**
+   * Reads the next chunk (not past `limit`) and feeds its complete lines to `scanner`.
+   * Returns the number of bytes read: 0 at the limit or at the end of the file.
+   */
+  async step(scanner: BatchScanner, limit = Number.POSITIVE_INFINITY): Promise<number> {
+    const want = Math.min(this.#chunkBytes, limit - this.#pos);
+    if (want <= 0) return 0;
+    if (this.#buf.length < this.#carry + want) {
+      const bigger = Buffer.allocUnsafe(Math.max(this.#carry + want, this.#buf.length * 2));
+      this.#buf.copy(bigger, 0, 0, this.#carry);
+      this.#buf = bigger;
+    }
+    const n = await io.read(this.#fd, this.#buf, this.#carry, want, this.#pos);
+    if (n === 0) return 0;
+    this.#pos += n;
+    this.#feed(scanner, this.#carry + n);
+    return n;
+  }
+
+  #feed(scanner: BatchScanner, end: number): void {
+    const buf = this.#buf;
+    const base = this.#pos - end;
+    const lastLf = buf.lastIndexOf(LF, end - 1);
+    let i = 0;
+    if (lastLf >= 0) {
+      // One latin1 decode per chunk instead of one utf8 decode per line: valid when it is ASCII.
+      const text = isAscii(buf.subarray(0, lastLf + 1)) ? buf.toString('latin1', 0, lastLf + 1) : undefined;
+      while (i <= lastLf) {
+        const lf = text !== undefined ? text.indexOf('\n', i) : buf.indexOf(LF, i);
+        if (this.#skipFrom >= 0) {
+          scanner.line(this.#skipFrom, base + lf, TOO_LONG);
+          this.#skipFrom = -1;
+        } else {
+          scanner.line(base + i, base + lf, decodeLine(buf, i, lf, text, 0));
+        }
+        i = lf + 1;
+      }
+    }
+    const rest = end - i;
+    if (this.#skipFrom >= 0 || rest > this.#maxLineBytes) {
+      if (this.#skipFrom < 0) this.#skipFrom = base + i;
+      this.#carry = 0;
+    } else {
+      if (i > 0 && rest > 0) buf.copy(buf, 0, i, end);
+      this.#carry = rest;
+    }
+  }
+}

@@ -1,0 +1,145 @@
+/**
+ * The writers' exclusive lock: flock(2) on the journal's own open file description, so two
+ * Journals in one process exclude each other exactly as two processes do.
+ *
+ * A blocking flock from Node occupies one of libuv's (by default four) threadpool threads until it
+ * is granted; four of them would stall every fs call in the process. So: first a non-blocking try
+ * on the main thread (a microsecond); if that fails, at most one blocking flock per process waits
+ * in the threadpool, and every other waiter polls with LOCK_NB and a growing delay. A wait is
+ * bounded by a timeout. A blocking flock cannot be cancelled, so one whose waiter gave up stays
+ * attached to its fd: the next acquire on that fd adopts it, and if nobody does by the time it is
+ * granted, it is released at once.
+ */
+import { ErrorCode, JournalError } from './errors.js';
+import { io } from './io.js';
+
+/** Whether this process already has a blocking flock waiting in the threadpool. */
+let blockingInFlight = false;
+
+const MAX_POLL_MS = 16;
+
+export class FileLock {
+  readonly #fd: number;
+  readonly #path: string;
+  /** A blocking flock on this fd that has not returned yet. */
+  #waiting: Promise<void> | null = null;
+  /** Whether an acquire is awaiting #waiting (if not, its grant is released at once). */
+  #wanted = false;
+  #held = false;
+
+  constructor(fd: number, path: string) {
+    this.#fd = fd;
+    this.#path = path;
+  }
+
+  get held(): boolean {
+    return this.#held;
+  }
+
+  async acquire(timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    if (this.#held) throw new Error('internal: lock acquired twice');
+    if (this.#waiting === null && io.tryLockSync(this.#fd)) {
+      this.#held = true;
+      return;
+    }
+    const deadline = Date.now() + timeoutMs;
+    let delay = 1;
+    for (;;) {
+      if (signal?.aborted) throw abortError(signal, this.#path);
+      if (this.#waiting === null && !blockingInFlight) this.#startBlockingWait();
+      if (this.#waiting !== null) {
+        this.#wanted = true;
+        const granted = await untilDeadline(this.#waiting, deadline, signal);
+        if (granted) {
+          this.#held = true;
+          return;
+        }
+        this.#wanted = false;
+        throw this.#timeout(timeoutMs, signal);
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) throw this.#timeout(timeoutMs, signal);
+      await sleep(Math.min(delay, left), signal);
+      delay = Math.min(delay * 2, MAX_POLL_MS);
+      if (this.#waiting === null && io.tryLockSync(this.#fd)) {
+        this.#held = true;
+        return;
+      }
+    }
+  }
+
+  release(): void {
+    if (!this.#held) return;
+    this.#held = false;
+    io.unlockSync(this.#fd);
+  }
+
+  /**
+   * Runs `closeFd` once no blocking flock is in flight on the fd: closing it earlier could let the
+   * fd number be reused and the late grant be released on someone else's file.
+   */
+  closeWhenSettled(closeFd: () => Promise<void>): Promise<void> {
+    if (this.#waiting === null) return closeFd();
+    this.#wanted = false;
+    this.#waiting.then(closeFd, closeFd).catch(() => {});
+    return Promise.resolve();
+  }
+
+  #startBlockingWait(): void {
+    blockingInFlight = true;
+    const wait = io.lockWait(this.#fd).finally(() => {
+      blockingInFlight = false;
+      this.#waiting = null;
+    });
+    this.#waiting = wait;
+    // A grant nobody waits for any more is given back at once, so peers are not blocked by it.
+    wait.then(() => {
+      if (!this.#wanted) io.unlockSync(this.#fd);
+      this.#wanted = false;
+    }, () => {
+      this.#wanted = false;
+    });
+  }
+
+  #timeout(timeoutMs: number, signal?: AbortSignal): JournalError {
+    if (signal?.aborted) return abortError(signal, this.#path);
+    return new JournalError(ErrorCode.LOCK_TIMEOUT, `${this.#path}: the writers' lock was not granted within ${timeoutMs} ms`, { path: this.#path });
+  }
+}
+
+export function abortError(signal: AbortSignal, path: string): JournalError {
+  return new JournalError(ErrorCode.ABORTED, `${path}: aborted`, { path, cause: signal.reason });
+}
+
+/** Resolves true when `p` settles before the deadline (rejecting if it rejects), false otherwise. */
+function untilDeadline(p: Promise<void>, deadline: number, signal?: AbortSignal): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const done = (v: boolean) => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      resolve(v);
+    };
+    const onAbort = () => done(false);
+    const timer = setTimeout(() => done(false), Math.max(0, deadline - Date.now()));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    p.then(() => done(true), (err) => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      reject(err);
+    });
+  });
+}
+
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

@@ -1,0 +1,55 @@
+/**
+ * Finding where to start reading for a given seq without scanning from the top: seqs rise through
+ * the file, so the byte range is bisected. Each probe lands anywhere, skips to the next LF, and
+ * reads the first intact record line after it. O(log n) probes of one small read each.
+ */
+import { decodeLine } from './format.js';
+import { io } from './io.js';
+
+const PROBE_BYTES = 64 * 1024;
+/** Below this span, reading through is cheaper than probing again. */
+const LINEAR_SPAN = 64 * 1024;
+const LF = 0x0a;
+
+/**
+ * A line start at or before the first record with seq >= `target` in `[from, size)`. Every record
+ * before the returned offset has a lower seq; the caller reads on from there, dropping the few
+ * records below `target`.
+ */
+export async function seekSeq(fd: number, from: number, size: number, target: number, maxLineBytes: number): Promise<number> {
+  let lo = from;
+  let hi = size;
+  while (hi - lo > LINEAR_SPAN) {
+    const mid = lo + Math.floor((hi - lo) / 2);
+    const p = await probe(fd, mid, hi, maxLineBytes);
+    if (p !== null && p.seq < target) lo = p.offset;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** The first intact record line that starts after the first LF at or after `at`, below `hi`. */
+async function probe(fd: number, at: number, hi: number, maxLineBytes: number): Promise<{ offset: number; seq: number } | null> {
+  let want = PROBE_BYTES;
+  for (;;) {
+    const len = Math.min(want, hi - at);
+    const buf = Buffer.allocUnsafe(len);
+    const n = await io.read(fd, buf, 0, len, at);
+    let i = buf.subarray(0, n).indexOf(LF);
+    if (i < 0 && n === len && len < hi - at && want < maxLineBytes * 2) {
+      want *= 2;
+      continue;
+    }
+    while (i >= 0) {
+      const start = i + 1;
+      const lf = buf.subarray(0, n).indexOf(LF, start);
+      if (lf < 0) break;
+      const d = decodeLine(buf, start, lf);
+      if (typeof d !== 'string') return { offset: at + start, seq: d.seq };
+      i = lf;
+    }
+    // No whole intact line in the window: widen it, unless it already reaches `hi`.
+    if (n < len || len >= hi - at || want >= maxLineBytes * 2) return null;
+    want *= 2;
+  }
+}

@@ -1,0 +1,111 @@
+import fs from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { ErrorCode, Journal, verify } from '../src/index.js';
+import { bytesOf, flipByte, hookIo, readAll, tmpJournal } from './helpers.js';
+
+async function journalOf(n: number): Promise<{ file: string; offsets: number[] }> {
+  const file = tmpJournal();
+  const j = await Journal.open(file);
+  const offsets: number[] = [];
+  for (let i = 1; i <= n; i++) offsets.push((await j.append({ n: i, body: `record number ${i}` })).offset);
+  await j.close();
+  return { file, offsets };
+}
+
+describe('damage before durable data', () => {
+  it('a flipped byte in the middle is reported with its offset and line, and the reader throws CORRUPT there', async () => {
+    const { file, offsets } = await journalOf(100);
+    const at = offsets[49]!; // record 50, line 51
+    flipByte(file, at + 30);
+    const report = await verify(file);
+    expect(report.ok).toBe(false);
+    expect(report.tornTail).toBeNull();
+    expect(report.corrupt).toEqual([{ offset: at, line: 51, reason: 'checksum mismatch' }]);
+    expect(report.records).toBe(99);
+
+    const seen: number[] = [];
+    const err = await (async () => {
+      try {
+        for await (const r of (await import('../src/index.js')).readJournal(file)) seen.push(r.seq);
+      } catch (e) {
+        return e;
+      }
+      return null;
+    })();
+    expect(err).toMatchObject({ code: ErrorCode.CORRUPT, offset: at, line: 51 });
+    expect(seen).toEqual(Array.from({ length: 49 }, (_, i) => i + 1));
+  });
+
+  it("with corrupt: 'skip' the reader reports the damage and yields every intact record", async () => {
+    const { file, offsets } = await journalOf(100);
+    flipByte(file, offsets[49]! + 12);
+    const damage: unknown[] = [];
+    const recs = await readAll(file, { corrupt: 'skip', onCorrupt: (d) => damage.push(d) });
+    expect(recs.map((r) => r.seq)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1).filter((s) => s !== 50));
+    expect(damage).toEqual([{ offset: offsets[49], line: 51, reason: 'checksum mismatch' }]);
+  });
+
+  it('open never cuts it: the bytes stay, appends go after them, and it is still reported', async () => {
+    const { file, offsets } = await journalOf(100);
+    flipByte(file, offsets[49]! + 20);
+    const before = bytesOf(file);
+    const j = await Journal.open(file);
+    expect((await j.append('later')).seq).toBe(101);
+    await j.close();
+    expect(bytesOf(file).subarray(0, before.length).equals(before)).toBe(true);
+    const report = await verify(file);
+    expect(report.corrupt.map((d) => d.offset)).toEqual([offsets[49]]);
+    expect(report.lastSeq).toBe(101);
+  });
+
+  it('damage in the second-to-last batch is vouched for by the last one: corruption, not a torn tail', async () => {
+    const { file, offsets } = await journalOf(10);
+    flipByte(file, offsets[8]! + 15);
+    const report = await verify(file);
+    expect(report.tornTail).toBeNull();
+    expect(report.corrupt.map((d) => d.offset)).toEqual([offsets[8]]);
+  });
+
+  it('open reads only the tail no commit mark vouches for, not the whole file', async () => {
+    const file = tmpJournal();
+    const j = await Journal.open(file);
+    for (let i = 0; i < 20; i++) await j.appendMany(Array.from({ length: 1000 }, (_, k) => ({ i, k, pad: 'p'.repeat(40) })));
+    await j.close();
+    const size = fs.statSync(file).size;
+    let bytesRead = 0;
+    hookIo('read', (orig) => async (fd, buf, off, len, pos) => {
+      const n = await orig(fd, buf, off, len, pos);
+      bytesRead += n;
+      return n;
+    });
+    const j2 = await Journal.open(file);
+    await j2.close();
+    expect(size).toBeGreaterThan(1_000_000);
+    // The header, the backward search for the last commit line, and the last batch.
+    expect(bytesRead).toBeLessThan(size / 5);
+  });
+
+  it('a deleted line inside a batch is caught by the commit count', async () => {
+    const file = tmpJournal();
+    const j = await Journal.open(file);
+    const g = await j.appendMany(['a', 'b', 'c', 'd']);
+    await j.append('e');
+    await j.close();
+    const b = bytesOf(file);
+    fs.writeFileSync(file, Buffer.concat([b.subarray(0, g[1]!.offset), b.subarray(g[2]!.offset)]));
+    const report = await verify(file);
+    expect(report.corrupt).toHaveLength(1);
+    expect(report.corrupt[0]!.reason).toMatch(/commit mark counts 4 records but its batch has 3/);
+  });
+
+  it('a duplicated line is reported, and skipping yields each record once', async () => {
+    const { file, offsets } = await journalOf(6);
+    const b = bytesOf(file);
+    const line = b.subarray(offsets[2]!, offsets[3]!);
+    fs.writeFileSync(file, Buffer.concat([b.subarray(0, offsets[3]!), line, b.subarray(offsets[3]!)]));
+    const report = await verify(file);
+    expect(report.corrupt).toEqual([{ offset: offsets[3], line: 5, reason: 'seq 3 does not follow seq 3' }]);
+    const recs = await readAll(file, { corrupt: 'skip' });
+    expect(recs.map((r) => r.seq)).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+});

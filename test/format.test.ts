@@ -1,0 +1,136 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { crc32 as zlibCrc32 } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { crc32, crc32Native, crc32Table, CRC_NATIVE_THRESHOLD } from '../src/crc.js';
+import { decodeHeader, decodeLine, encodeBatch, encodeHeader, newHeader, serializeValue, type PendingRecord } from '../src/format.js';
+import { ErrorCode, Journal, readJournal } from '../src/index.js';
+import { readAll, tmpJournal } from './helpers.js';
+
+const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+const VECTORS = path.join(ROOT, 'test/fixtures/vectors.jsonl');
+
+function pending(value: unknown, ts: number): PendingRecord {
+  const s = serializeValue(value);
+  return { dataJson: s.json, dataBytes: s.bytes, ascii: s.ascii, ts };
+}
+
+/** The small journal docs/format.md shows: a header, one single append, one appendMany of three. */
+function vectorBytes(): Buffer {
+  const header = encodeHeader(newHeader({ id: '6f1c1f5e-2f0b-4c1e-9a57-3d2b8e4f0a11', created: 1767225600000, generation: 0, maxSeq: 0 }));
+  const b1 = encodeBatch([pending({ type: 'greeting', text: 'hello' }, 1767225600001)], 1, header.length);
+  const b2 = encodeBatch(
+    [pending(42, 1767225600002), pending('naïve ☃', 1767225600002), pending([true, null, { nested: { x: 1.5 } }], 1767225600002)],
+    2, header.length + b1.bytes.length,
+  );
+  return Buffer.concat([header, b1.bytes, b2.bytes]);
+}
+
+describe('CRC-32', () => {
+  it('matches the IEEE check value and zlib for both implementations at every size around the switch', () => {
+    const check = Buffer.from('123456789');
+    expect(crc32Table(check)).toBe(0xcbf43926);
+    expect(crc32Native(check)).toBe(0xcbf43926);
+    for (let size = 0; size < 2 * CRC_NATIVE_THRESHOLD + 3; size++) {
+      const b = Buffer.alloc(size);
+      for (let i = 0; i < size; i++) b[i] = (i * 131 + size * 7) & 0xff;
+      const want = zlibCrc32(b);
+      expect(crc32Table(b)).toBe(want);
+      expect(crc32Native(b)).toBe(want);
+      expect(crc32(b)).toBe(want);
+    }
+  });
+
+  it('agrees on large random buffers and on sub-ranges', () => {
+    const big = Buffer.alloc(1 << 20);
+    for (let i = 0; i < big.length; i++) big[i] = (Math.random() * 256) | 0;
+    expect(crc32Table(big)).toBe(crc32Native(big));
+    expect(crc32(big, 1000, 5000)).toBe(zlibCrc32(big.subarray(1000, 5000)));
+    expect(crc32(big, 10, 20)).toBe(zlibCrc32(big.subarray(10, 20)));
+  });
+});
+
+describe('test vectors', () => {
+  it('the encoder produces the fixture byte for byte', () => {
+    expect(vectorBytes().equals(fs.readFileSync(VECTORS))).toBe(true);
+  });
+
+  it('every line of the fixture carries the zlib CRC-32 of its JSON as 8 lowercase hex digits', () => {
+    const lines = fs.readFileSync(VECTORS, 'utf8').split('\n');
+    expect(lines.pop()).toBe('');
+    for (const line of lines) {
+      expect(line).toMatch(/^[0-9a-f]{8} \{/);
+      expect(line.slice(0, 8)).toBe(zlibCrc32(Buffer.from(line.slice(9), 'utf8')).toString(16).padStart(8, '0'));
+    }
+  });
+
+  it('the reader returns exactly the fixture records', async () => {
+    const recs = await readAll(VECTORS);
+    expect(recs.map((r) => [r.seq, r.ts, r.data])).toEqual([
+      [1, 1767225600001, { type: 'greeting', text: 'hello' }],
+      [2, 1767225600002, 42],
+      [3, 1767225600002, 'naïve ☃'],
+      [4, 1767225600002, [true, null, { nested: { x: 1.5 } }]],
+    ]);
+  });
+
+  it('docs/format.md quotes the fixture exactly', () => {
+    const doc = fs.readFileSync(path.join(ROOT, 'docs/format.md'), 'utf8');
+    expect(doc).toContain(fs.readFileSync(VECTORS, 'utf8'));
+  });
+});
+
+describe('codec', () => {
+  const values: Array<[string, unknown]> = [
+    ['null', null], ['true', true], ['false', false], ['zero', 0], ['negative', -17], ['float', 3.141592653589793],
+    ['tiny float', 5e-324], ['huge float', 1.7976931348623157e308], ['empty string', ''], ['string', 'plain'],
+    ['escapes', 'quote " backslash \\ newline \n tab \t cr \r nul \u0000'],
+    ['unicode', 'naïve café ☃ 日本語 𝄞 emoji 🎉'], ['line separators', 'a\u2028b\u2029c'],
+    ['lone surrogate', 'x\ud800y'], ['empty array', []], ['empty object', {}],
+    ['nested', { a: [1, { b: [null, { c: 'd' }] }], e: { f: { g: { h: [[[]]] } } } }],
+    ['object with __proto__ key', JSON.parse('{"__proto__":{"x":1},"y":2}')],
+    ['large string', 'x'.repeat(3 * 1024 * 1024)],
+    ['large array', Array.from({ length: 100_000 }, (_, i) => i)],
+  ];
+
+  it.each(values)('round-trips %s through a journal', async (_name, value) => {
+    const file = tmpJournal();
+    const j = await Journal.open(file);
+    const { seq } = await j.append(value);
+    await j.close();
+    const recs = await readAll(file);
+    expect(recs).toHaveLength(1);
+    expect(recs[0]!.seq).toBe(seq);
+    expect(recs[0]!.data).toEqual(JSON.parse(JSON.stringify(value)));
+  });
+
+  it('never writes a raw newline inside a line', () => {
+    const enc = encodeBatch([pending({ s: 'a\nb\r\nc' }, 1)], 1, 0);
+    expect(enc.bytes.indexOf(0x0a)).toBe(enc.bytes.length - 1);
+  });
+
+  it('a line whose JSON is not an envelope is damage, not a record', () => {
+    const line = encodeHeader(newHeader());
+    const d = decodeLine(line, 0, line.length - 1);
+    expect(d).toBe('not a record envelope');
+  });
+
+  it('tells a file that is not a journal from a damaged header', () => {
+    expect(() => decodeHeader(Buffer.from('hello world'), 'x')).toThrow(expect.objectContaining({ code: ErrorCode.NOT_A_JOURNAL }));
+    expect(() => decodeHeader(Buffer.alloc(0), 'x')).toThrow(expect.objectContaining({ code: ErrorCode.NOT_A_JOURNAL }));
+    const h = encodeHeader(newHeader());
+    h[20] ^= 1;
+    expect(() => decodeHeader(h.subarray(0, h.length - 1), 'x')).toThrow(expect.objectContaining({ code: ErrorCode.CORRUPT }));
+    const future = Buffer.from(encodeHeader(newHeader()).toString().replace('"version":1', '"version":9'));
+    const json = future.subarray(9, future.length - 1).toString();
+    const reframed = Buffer.from(`${zlibCrc32(Buffer.from(json)).toString(16).padStart(8, '0')} ${json}`);
+    expect(() => decodeHeader(reframed, 'x')).toThrow(expect.objectContaining({ code: ErrorCode.UNSUPPORTED_VERSION }));
+  });
+
+  it('a reader of a journal with no records yields nothing', async () => {
+    const file = tmpJournal();
+    await (await Journal.open(file)).close();
+    const it = readJournal(file);
+    expect(await it.next()).toEqual({ value: undefined, done: true });
+  });
+});

@@ -1,0 +1,93 @@
+import fs from 'node:fs';
+import fsExt from 'fs-ext';
+import { describe, expect, it } from 'vitest';
+import { ErrorCode, Journal, verify } from '../src/index.js';
+import { readAll, tmpDir, tmpJournal } from './helpers.js';
+import path from 'node:path';
+
+/** Holds the writers' lock on `file` from a separate open file description, like a stuck peer. */
+function holdLock(file: string): () => void {
+  const fd = fs.openSync(file, 'r');
+  fsExt.flockSync(fd, 'ex');
+  return () => {
+    fsExt.flockSync(fd, 'un');
+    fs.closeSync(fd);
+  };
+}
+
+describe('the writers lock', () => {
+  it('a lock held too long: the batch rejects with LOCK_TIMEOUT, nothing is written, and appends work once it is free', async () => {
+    const file = tmpJournal();
+    const j = await Journal.open(file, { lockTimeoutMs: 200 });
+    await j.append('first');
+    const size = fs.statSync(file).size;
+    const release = holdLock(file);
+    const t0 = Date.now();
+    await expect(j.append('blocked')).rejects.toMatchObject({ code: ErrorCode.LOCK_TIMEOUT });
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(190);
+    expect(fs.statSync(file).size).toBe(size);
+    release();
+    expect((await j.append('free again')).seq).toBe(2);
+    await j.close();
+    expect((await readAll(file)).map((r) => r.data)).toEqual(['first', 'free again']);
+  });
+
+  it('six journals waiting for stuck peers do not stall the process: other file I/O goes on', async () => {
+    const dir = tmpDir();
+    const releases: Array<() => void> = [];
+    const journals: Journal[] = [];
+    for (let i = 0; i < 6; i++) {
+      const file = path.join(dir, `j${i}.jsonl`);
+      journals.push(await Journal.open(file, { lockTimeoutMs: 3000 }));
+      releases.push(holdLock(file));
+    }
+    const waiting = journals.map((j) => j.append('waits').catch((e) => e));
+    await new Promise((r) => setTimeout(r, 50));
+    // With four blocking flocks in libuv's threadpool, these would wait for the lock timeout.
+    const probe = path.join(dir, 'probe.txt');
+    const t0 = Date.now();
+    for (let i = 0; i < 20; i++) {
+      await fs.promises.writeFile(probe, `probe ${i}`);
+      await fs.promises.readFile(probe);
+    }
+    expect(Date.now() - t0).toBeLessThan(1000);
+    releases.forEach((r) => r());
+    const results = await Promise.all(waiting);
+    for (const r of results) expect(r).toMatchObject({ seq: 1 });
+    for (const j of journals) await j.close();
+  });
+
+  it('a writer that timed out gets the lock on a later append (the abandoned wait is adopted, never leaked)', async () => {
+    const file = tmpJournal();
+    const j = await Journal.open(file, { lockTimeoutMs: 100 });
+    const release = holdLock(file);
+    await expect(j.append('a')).rejects.toMatchObject({ code: ErrorCode.LOCK_TIMEOUT });
+    await expect(j.append('b')).rejects.toMatchObject({ code: ErrorCode.LOCK_TIMEOUT });
+    release();
+    expect((await j.append('c')).seq).toBe(1);
+    // The lock is free again afterwards: another writer can take it.
+    const other = await Journal.open(file, { lockTimeoutMs: 1000 });
+    expect((await other.append('d')).seq).toBe(2);
+    await other.close();
+    await j.close();
+  });
+
+  it('two Journal instances on one path in one process behave like two processes', async () => {
+    const file = tmpJournal();
+    const a = await Journal.open(file);
+    const b = await Journal.open(file);
+    const ra: number[] = [];
+    const rb: number[] = [];
+    await Promise.all([
+      ...Array.from({ length: 20 }, async (_, p) => { for (let k = 0; k < 50; k++) ra.push((await a.append({ w: 'a', p, k })).seq); }),
+      ...Array.from({ length: 20 }, async (_, p) => { for (let k = 0; k < 50; k++) rb.push((await b.appendMany([{ w: 'b', p, k }, { w: 'b2', p, k }])).at(-1)!.seq); }),
+    ]);
+    await a.close();
+    await b.close();
+    const recs = await readAll(file);
+    expect(recs.map((r) => r.seq)).toEqual(Array.from({ length: 3000 }, (_, i) => i + 1));
+    expect(new Set([...ra, ...rb]).size).toBe(2000);
+    const report = await verify(file);
+    expect(report).toMatchObject({ ok: true, records: 3000 });
+  });
+});

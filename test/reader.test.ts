@@ -1,0 +1,77 @@
+import fs from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { Journal, readJournal } from '../src/index.js';
+import { Child, hookIo, readAll, tmpJournal } from './helpers.js';
+
+describe('reader', () => {
+  it('fromSeq seeks by bisection: a few small reads, not a scan from the top', async () => {
+    const file = tmpJournal();
+    const j = await Journal.open(file, { durability: 'unsafe-nosync' });
+    for (let b = 0; b < 100; b++) await j.appendMany(Array.from({ length: 1000 }, (_, i) => ({ b, i, pad: 'q'.repeat(60) })));
+    await j.close();
+    const size = fs.statSync(file).size;
+    for (const target of [1, 2, 999, 1000, 1001, 50_000, 77_777, 99_999, 100_000]) {
+      let bytes = 0;
+      let reads = 0;
+      hookIo('read', (orig) => async (fd, buf, off, len, pos) => {
+        reads++;
+        const n = await orig(fd, buf, off, len, pos);
+        bytes += n;
+        return n;
+      });
+      const it = readJournal(file, { fromSeq: target });
+      const first = await it.next();
+      await it.return();
+      expect(first.value).toMatchObject({ seq: target });
+      if (target > 1000) {
+        expect(reads).toBeLessThan(40);
+        expect(bytes).toBeLessThan(size / 3);
+      }
+    }
+    expect(size).toBeGreaterThan(9_000_000);
+  });
+
+  it('fromSeq past the end yields nothing; fromSeq in a compacted gap starts at the next record', async () => {
+    const file = tmpJournal();
+    const j = await Journal.open(file);
+    await j.appendMany([1, 2, 3]);
+    await j.close();
+    expect(await readAll(file, { fromSeq: 4 })).toEqual([]);
+    expect((await readAll(file, { fromSeq: 2 })).map((r) => r.seq)).toEqual([2, 3]);
+    expect(() => readJournal(file, { fromSeq: 0 })).toThrow(RangeError);
+  });
+
+  it('break and return() close the file; an aborted signal ends the iteration', async () => {
+    const file = tmpJournal();
+    const j = await Journal.open(file);
+    await j.appendMany(Array.from({ length: 100 }, (_, i) => i));
+    await j.close();
+    const fdsBefore = fs.readdirSync('/proc/self/fd').length;
+    for await (const r of readJournal(file)) if (r.seq === 10) break;
+    expect(fs.readdirSync('/proc/self/fd').length).toBe(fdsBefore);
+    const ac = new AbortController();
+    const got: number[] = [];
+    for await (const r of readJournal(file, { signal: ac.signal })) {
+      got.push(r.seq);
+      if (r.seq === 5) ac.abort();
+    }
+    expect(got).toEqual([1, 2, 3, 4, 5]);
+    expect(fs.readdirSync('/proc/self/fd').length).toBe(fdsBefore);
+    {
+      await using it = readJournal(file);
+      await it.next();
+    }
+    expect(fs.readdirSync('/proc/self/fd').length).toBe(fdsBefore);
+  });
+
+  it('a journal of 1 GB replays in bounded memory', async () => {
+    const file = tmpJournal();
+    const build = new Child('replay-rss.mjs', ['build', file, '1024']);
+    expect((await build.exited).code, build.stderr).toBe(0);
+    const c = new Child('replay-rss.mjs', ['replay', file]);
+    expect((await c.exited).code, c.stderr).toBe(0);
+    const [, rss, , records] = c.lines.find((l) => l.startsWith('rss'))!.split(' ');
+    expect(Number(records)).toBeGreaterThan(4_000_000);
+    expect(Number(rss)).toBeLessThan(100 * 1024 * 1024);
+  }, 180_000);
+});
