@@ -238,11 +238,12 @@ export function encodeBatch(records: readonly PendingRecord[], firstSeq: number,
 }
 
 /**
- * Serializes a value for a record, rejecting what JSON cannot represent instead of letting
- * JSON.stringify drop or mangle it silently: undefined, functions and symbols (anywhere, not only
- * at the top), BigInt, cycles, NaN and Infinity. Objects with toJSON are stored as toJSON returns.
+ * Serializes a value for a record appended at `ts`, rejecting what JSON cannot represent instead
+ * of letting JSON.stringify drop or mangle it silently: undefined, functions and symbols (anywhere,
+ * not only at the top), BigInt, cycles, NaN and Infinity. Objects with toJSON are stored as toJSON
+ * returns.
  */
-export function serializeValue(value: unknown): { json: string; bytes: number; ascii: boolean } {
+export function prepareRecord(value: unknown, ts: number): PendingRecord {
   let json: string | undefined;
   try {
     json = JSON.stringify(value);
@@ -254,8 +255,8 @@ export function serializeValue(value: unknown): { json: string; bytes: number; a
   }
   const bad = findUnrepresentable(value, 0);
   if (bad !== null) throw new JournalError(ErrorCode.INVALID_VALUE, `value cannot be stored as JSON: ${bad}`);
-  const bytes = Buffer.byteLength(json);
-  return { json, bytes, ascii: bytes === json.length };
+  const dataBytes = Buffer.byteLength(json);
+  return { dataJson: json, dataBytes, ascii: dataBytes === json.length, ts };
 }
 
 /** Called only after JSON.stringify succeeded, so there is no cycle to guard against. */

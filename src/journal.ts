@@ -14,7 +14,7 @@
  *   - every byte before #synced is known durable (that is the `synced` the next commit mark carries).
  */
 import { ErrorCode, JournalError, ioError } from './errors.js';
-import { encodeBatch, newHeader, recordSizeBound, serializeValue, type Header, type PendingRecord } from './format.js';
+import { encodeBatch, newHeader, prepareRecord, recordSizeBound, type Header, type PendingRecord } from './format.js';
 import { createJournalFile, openJournalFile, removeStaleTemps } from './file.js';
 import { io } from './io.js';
 import { killPoint, killPointsArmed } from './killpoint.js';
@@ -96,11 +96,11 @@ function nonNegative(name: string, v: number): number {
   return v;
 }
 
-/** One append or appendMany call waiting for its batch. */
+/** One append (`one`) or appendMany (`many`) call waiting for its batch. */
 interface Entry {
-  records: PendingRecord[];
+  one: PendingRecord | null;
+  many: PendingRecord[] | null;
   bytes: number;
-  many: boolean;
   resolve: (r: AppendReceipt | AppendReceipt[]) => void;
   reject: (e: unknown) => void;
 }
@@ -195,7 +195,7 @@ export class Journal {
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.#submit([rec], recordSizeBound(rec.dataBytes), false) as Promise<AppendReceipt>;
+    return this.#submit(rec, null, recordSizeBound(rec.dataBytes)) as Promise<AppendReceipt>;
   }
 
   /**
@@ -222,7 +222,7 @@ export class Journal {
     if (bytes > this.#o.maxPendingBytes) {
       return Promise.reject(new JournalError(ErrorCode.RECORD_TOO_LARGE, `appendMany group of ${bytes} bytes exceeds maxPendingBytes (${this.#o.maxPendingBytes})`, { path: this.path }));
     }
-    return this.#submit(recs, bytes, true) as Promise<AppendReceipt[]>;
+    return this.#submit(null, recs, bytes) as Promise<AppendReceipt[]>;
   }
 
   /**
@@ -275,25 +275,25 @@ export class Journal {
   }
 
   #prepare(value: unknown, ts = Date.now(), index = -1): PendingRecord {
-    let s;
+    let rec: PendingRecord;
     try {
-      s = serializeValue(value);
+      rec = prepareRecord(value, ts);
     } catch (err) {
       if (index >= 0 && err instanceof JournalError) {
         throw new JournalError(err.code, `appendMany value [${index}]: ${err.message}`, { path: this.path, cause: err.cause });
       }
       throw err;
     }
-    if (recordSizeBound(s.bytes) > this.#o.maxRecordBytes) {
+    if (recordSizeBound(rec.dataBytes) > this.#o.maxRecordBytes) {
       const which = index >= 0 ? `appendMany value [${index}]` : 'record';
-      throw new JournalError(ErrorCode.RECORD_TOO_LARGE, `${which} of ${s.bytes} bytes of JSON exceeds maxRecordBytes (${this.#o.maxRecordBytes})`, { path: this.path });
+      throw new JournalError(ErrorCode.RECORD_TOO_LARGE, `${which} of ${rec.dataBytes} bytes of JSON exceeds maxRecordBytes (${this.#o.maxRecordBytes})`, { path: this.path });
     }
-    return { dataJson: s.json, dataBytes: s.bytes, ascii: s.ascii, ts };
+    return rec;
   }
 
-  #submit(records: PendingRecord[], bytes: number, many: boolean): Promise<AppendReceipt | AppendReceipt[]> {
+  #submit(one: PendingRecord | null, many: PendingRecord[] | null, bytes: number): Promise<AppendReceipt | AppendReceipt[]> {
     const p = new Promise<AppendReceipt | AppendReceipt[]>((resolve, reject) => {
-      const e: Entry = { records, bytes, many, resolve, reject };
+      const e: Entry = { one, many, bytes, resolve, reject };
       if (this.#blocked.length > 0 || (this.#queueBytes > 0 && this.#queueBytes + bytes > this.#o.maxPendingBytes)) {
         this.#blocked.push(e);
       } else {
@@ -339,7 +339,10 @@ export class Journal {
   async #commit(batch: Entry[]): Promise<void> {
     if (this.#failed !== null) return rejectAll(batch, this.#failedError());
     const records: PendingRecord[] = [];
-    for (const e of batch) for (const r of e.records) records.push(r);
+    for (const e of batch) {
+      if (e.one !== null) records.push(e.one);
+      else for (const r of e.many!) records.push(r);
+    }
     let start: number;
     let firstSeq: number;
     let offsets: number[];
@@ -381,13 +384,13 @@ export class Journal {
     killPoint('before-ack');
     let k = 0;
     for (const e of batch) {
-      if (e.many) {
-        const receipts: AppendReceipt[] = new Array(e.records.length);
-        for (let i = 0; i < receipts.length; i++, k++) receipts[i] = { seq: firstSeq + k, offset: start + offsets[k]! };
-        e.resolve(receipts);
-      } else {
+      if (e.one !== null) {
         e.resolve({ seq: firstSeq + k, offset: start + offsets[k]! });
         k++;
+      } else {
+        const receipts: AppendReceipt[] = new Array(e.many!.length);
+        for (let i = 0; i < receipts.length; i++, k++) receipts[i] = { seq: firstSeq + k, offset: start + offsets[k]! };
+        e.resolve(receipts);
       }
     }
   }

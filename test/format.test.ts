@@ -3,17 +3,14 @@ import path from 'node:path';
 import { crc32 as zlibCrc32 } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { crc32, crc32Native, crc32Table, CRC_NATIVE_THRESHOLD } from '../src/crc.js';
-import { decodeHeader, decodeLine, encodeBatch, encodeHeader, newHeader, serializeValue, type PendingRecord } from '../src/format.js';
+import { decodeHeader, decodeLine, encodeBatch, encodeHeader, newHeader, prepareRecord, type PendingRecord } from '../src/format.js';
 import { ErrorCode, Journal, readJournal } from '../src/index.js';
 import { readAll, tmpJournal } from './helpers.js';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const VECTORS = path.join(ROOT, 'test/fixtures/vectors.jsonl');
 
-function pending(value: unknown, ts: number): PendingRecord {
-  const s = serializeValue(value);
-  return { dataJson: s.json, dataBytes: s.bytes, ascii: s.ascii, ts };
-}
+const pending = (value: unknown, ts: number): PendingRecord => prepareRecord(value, ts);
 
 /** The small journal docs/format.md shows: a header, one single append, one appendMany of three. */
 function vectorBytes(): Buffer {
