@@ -6,6 +6,7 @@ const SECTIONS = {
   append: () => import('./append.mjs'),
   replay: () => import('./replay.mjs'),
   crc: () => import('./crc.mjs'),
+  multiprocess: () => import('./multiprocess.mjs'),
 };
 
 const args = parseArgs(process.argv.slice(2));

@@ -115,7 +115,7 @@ export function decodeHeader(line: Uint8Array, path: string): Header {
 export function decodeLine(bytes: Uint8Array, start: number, end: number, text?: string, textBase = 0): DecodedLine {
   const bad = frameError(bytes, start, end);
   if (bad !== null) return bad;
-  let env: unknown;
+  let env: Envelope;
   try {
     const json = text !== undefined
       ? text.slice(start - textBase + FRAME_PREFIX, end - textBase)
@@ -124,7 +124,97 @@ export function decodeLine(bytes: Uint8Array, start: number, end: number, text?:
   } catch {
     return 'invalid JSON';
   }
+  if (typeof env !== 'object' || env === null || !('data' in env)) return 'not a record envelope';
+  // A commit mark is its final bytes; keys of that name anywhere else are not one.
+  if (commitTail(bytes, start + FRAME_PREFIX, end)) {
+    if (env.commit !== tailCommit || env.synced !== tailSynced) return 'malformed commit mark';
+  } else if (env.commit !== undefined || env.synced !== undefined) {
+    env = { seq: env.seq, ts: env.ts, data: env.data };
+  }
   return checkEnvelope(env);
+}
+
+/**
+ * Like decodeLine, for writers catching up on a file: the checksum is checked over the whole line
+ * as always, but `data` is not parsed (it is returned as undefined) when the envelope starts the way
+ * this library writes it, `{"seq":N,"ts":N,"data":`. A writer needs only seqs and commit marks,
+ * and parsing other writers' data would multiply the cost of appending from several processes.
+ * Any other layout is parsed in full.
+ */
+export function decodeMarks(bytes: Uint8Array, start: number, end: number): DecodedLine {
+  const bad = frameError(bytes, start, end);
+  if (bad !== null) return bad;
+  let i = start + FRAME_PREFIX;
+  if (!hasAscii(bytes, i, SEQ_KEY) || (i = digits(bytes, i + SEQ_KEY.length, end)) < 0) return decodeLine(bytes, start, end);
+  const seq = scratch;
+  if (!hasAscii(bytes, i, TS_KEY) || (i = digits(bytes, i + TS_KEY.length, end)) < 0) return decodeLine(bytes, start, end);
+  const ts = scratch;
+  if (!hasAscii(bytes, i, DATA_KEY)) return decodeLine(bytes, start, end);
+  const env: Envelope = { seq, ts, data: undefined };
+  if (commitTail(bytes, i + DATA_KEY.length, end)) {
+    env.commit = tailCommit;
+    env.synced = tailSynced;
+  }
+  return checkEnvelope(env);
+}
+
+const SEQ_KEY = Buffer.from('{"seq":');
+const TS_KEY = Buffer.from(',"ts":');
+const DATA_KEY = Buffer.from(',"data":');
+const COMMIT_KEY = Buffer.from(',"commit":');
+const SYNCED_KEY = Buffer.from(',"synced":');
+
+/** Number parsed by the last digits() / digitsBack() call (module scratch: no allocation per line). */
+let scratch = 0;
+let tailCommit = 0;
+let tailSynced = 0;
+
+function hasAscii(b: Uint8Array, at: number, key: Uint8Array): boolean {
+  if (at < 0 || at + key.length > b.length) return false;
+  for (let k = 0; k < key.length; k++) if (b[at + k] !== key[k]) return false;
+  return true;
+}
+
+/**
+ * Parses the JSON integer at `at` (no sign, no leading zero, at most 16 digits so it stays exact)
+ * into `scratch`; returns the offset after it, or -1.
+ */
+function digits(b: Uint8Array, at: number, end: number): number {
+  let v = 0;
+  let i = at;
+  while (i < end && i - at < 16) {
+    const c = b[i]!;
+    if (c < 0x30 || c > 0x39) break;
+    v = v * 10 + (c - 0x30);
+    i++;
+  }
+  if (i === at || (i - at > 1 && b[at] === 0x30)) return -1;
+  scratch = v;
+  return i;
+}
+
+/** The start of the JSON integer that ends just before `end` (after `floor`), parsed into `scratch`; or -1. */
+function digitsBack(b: Uint8Array, end: number, floor: number): number {
+  let i = end;
+  while (i > floor && end - i < 16 && b[i - 1]! >= 0x30 && b[i - 1]! <= 0x39) i--;
+  return i < end && digits(b, i, end) === end ? i : -1;
+}
+
+/**
+ * Whether the JSON in `[from, end)` ends with the commit mark `,"commit":K,"synced":S}`; sets
+ * tailCommit and tailSynced. The commit mark is defined by these final bytes (docs/format.md §4),
+ * so both decoders recognize it the same way without parsing.
+ */
+function commitTail(b: Uint8Array, from: number, end: number): boolean {
+  if (b[end - 1] !== 0x7d) return false;
+  const s = digitsBack(b, end - 1, from);
+  if (s < 0 || !hasAscii(b, s - SYNCED_KEY.length, SYNCED_KEY)) return false;
+  const synced = scratch;
+  const c = digitsBack(b, s - SYNCED_KEY.length, from);
+  if (c < 0 || c - COMMIT_KEY.length < from || !hasAscii(b, c - COMMIT_KEY.length, COMMIT_KEY)) return false;
+  tailCommit = scratch;
+  tailSynced = synced;
+  return true;
 }
 
 /** Why the frame of `bytes[start, end)` is not intact, or null when its checksum holds. */
@@ -136,14 +226,9 @@ function frameError(bytes: Uint8Array, start: number, end: number): string | nul
   return null;
 }
 
-function checkEnvelope(v: unknown): DecodedLine {
-  const e = v as Envelope;
-  if (typeof e !== 'object' || e === null || !isSeq(e.seq) || !isCount(e.ts) || !('data' in e)) {
-    return 'not a record envelope';
-  }
-  if (e.commit !== undefined || e.synced !== undefined) {
-    if (!isSeq(e.commit) || !isCount(e.synced)) return 'malformed commit mark';
-  }
+function checkEnvelope(e: Envelope): DecodedLine {
+  if (!isSeq(e.seq) || !isCount(e.ts)) return 'not a record envelope';
+  if (e.commit !== undefined && (!isSeq(e.commit) || !isCount(e.synced))) return 'malformed commit mark';
   return e;
 }
 

@@ -33,6 +33,10 @@ export const io = {
   read(fd: number, buf: Buffer, off: number, len: number, pos: number): Promise<number> {
     return new Promise((res, rej) => fs.read(fd, buf, off, len, pos, cb(res, rej)));
   },
+  /** For the few KB a writer reads while holding the lock, where a threadpool round trip would hold it longer. */
+  readSync(fd: number, buf: Buffer, off: number, len: number, pos: number): number {
+    return fs.readSync(fd, buf, off, len, pos);
+  },
   /** One pwrite(2); may write fewer bytes than asked (the caller loops). */
   write(fd: number, buf: Buffer, off: number, len: number, pos: number): Promise<number> {
     return new Promise((res, rej) => fs.write(fd, buf, off, len, pos, cb(res, rej)));

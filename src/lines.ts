@@ -5,7 +5,7 @@
  * for the next step: to a reader at the end of a live file they are "not yet", not damage.
  */
 import { isAscii } from 'node:buffer';
-import { decodeLine, type DecodedLine } from './format.js';
+import { decodeLine, decodeMarks, type DecodedLine } from './format.js';
 import { io } from './io.js';
 import type { BatchScanner } from './scan.js';
 
@@ -16,6 +16,7 @@ export class LineFeeder {
   readonly #fd: number;
   readonly #chunkBytes: number;
   readonly #maxLineBytes: number;
+  readonly #marksOnly: boolean;
   #buf: Buffer;
   /** Bytes of an unfinished line kept at the start of #buf. */
   #carry = 0;
@@ -24,11 +25,13 @@ export class LineFeeder {
   /** File offset of an overlong line being skipped, or -1. */
   #skipFrom = -1;
 
-  constructor(fd: number, start: number, chunkBytes: number, maxLineBytes: number) {
+  /** With `marksOnly`, records' data is not parsed when the layout allows (see decodeMarks). */
+  constructor(fd: number, start: number, chunkBytes: number, maxLineBytes: number, marksOnly = false) {
     this.#fd = fd;
     this.#pos = start;
     this.#chunkBytes = chunkBytes;
     this.#maxLineBytes = maxLineBytes;
+    this.#marksOnly = marksOnly;
     this.#buf = Buffer.allocUnsafe(chunkBytes);
   }
 
@@ -47,18 +50,35 @@ export class LineFeeder {
    * Returns the number of bytes read: 0 at the limit or at the end of the file.
    */
   async step(scanner: BatchScanner, limit = Number.POSITIVE_INFINITY): Promise<number> {
-    const want = Math.min(this.#chunkBytes, limit - this.#pos);
+    const want = this.#room(limit);
     if (want <= 0) return 0;
-    if (this.#buf.length < this.#carry + want) {
-      const bigger = Buffer.allocUnsafe(Math.max(this.#carry + want, this.#buf.length * 2));
-      this.#buf.copy(bigger, 0, 0, this.#carry);
-      this.#buf = bigger;
-    }
     const n = await io.read(this.#fd, this.#buf, this.#carry, want, this.#pos);
+    return this.#took(scanner, n);
+  }
+
+  /** step() with a synchronous read, for small ranges read under the writers' lock. */
+  stepSync(scanner: BatchScanner, limit = Number.POSITIVE_INFINITY): number {
+    const want = this.#room(limit);
+    if (want <= 0) return 0;
+    return this.#took(scanner, io.readSync(this.#fd, this.#buf, this.#carry, want, this.#pos));
+  }
+
+  #took(scanner: BatchScanner, n: number): number {
     if (n === 0) return 0;
     this.#pos += n;
     this.#feed(scanner, this.#carry + n);
     return n;
+  }
+
+  /** How much the next read may take, with #buf grown to hold it after the carried bytes. */
+  #room(limit: number): number {
+    const want = Math.min(this.#chunkBytes, limit - this.#pos);
+    if (want > 0 && this.#buf.length < this.#carry + want) {
+      const bigger = Buffer.allocUnsafe(Math.max(this.#carry + want, this.#buf.length * 2));
+      this.#buf.copy(bigger, 0, 0, this.#carry);
+      this.#buf = bigger;
+    }
+    return want;
   }
 
   #feed(scanner: BatchScanner, end: number): void {
@@ -68,14 +88,14 @@ export class LineFeeder {
     let i = 0;
     if (lastLf >= 0) {
       // One latin1 decode per chunk instead of one utf8 decode per line: valid when it is ASCII.
-      const text = isAscii(buf.subarray(0, lastLf + 1)) ? buf.toString('latin1', 0, lastLf + 1) : undefined;
+      const text = !this.#marksOnly && isAscii(buf.subarray(0, lastLf + 1)) ? buf.toString('latin1', 0, lastLf + 1) : undefined;
       while (i <= lastLf) {
         const lf = text !== undefined ? text.indexOf('\n', i) : buf.indexOf(LF, i);
         if (this.#skipFrom >= 0) {
           scanner.line(this.#skipFrom, base + lf, TOO_LONG);
           this.#skipFrom = -1;
         } else {
-          scanner.line(base + i, base + lf, decodeLine(buf, i, lf, text, 0));
+          scanner.line(base + i, base + lf, this.#marksOnly ? decodeMarks(buf, i, lf) : decodeLine(buf, i, lf, text, 0));
         }
         i = lf + 1;
       }

@@ -10,7 +10,7 @@
  * the new bytes.
  */
 import { ErrorCode, JournalError, ioError } from './errors.js';
-import { decodeLine, type Envelope } from './format.js';
+import { decodeMarks, type Envelope } from './format.js';
 import { io } from './io.js';
 import { LineFeeder } from './lines.js';
 import { BatchScanner, type TornTail } from './scan.js';
@@ -30,14 +30,22 @@ export interface TailState {
   torn: TornTail | null;
 }
 
-/** Validates `[from, size)`, where `from` is the end of a committed batch whose last seq is prevSeq. */
+/** Catch-ups up to this size are read synchronously: they happen under the writers' lock. */
+const SYNC_SCAN_MAX = 1024 * 1024;
+
+/**
+ * Validates `[from, size)`, where `from` is the end of a committed batch whose last seq is prevSeq.
+ * A small range (what other writers appended since this one's last batch) is read synchronously,
+ * so the lock is not held across trips through the threadpool.
+ */
 export async function scanFrom(
   fd: number, file: string, from: number, prevSeq: number, size: number, maxLineBytes: number, midBatch = false,
 ): Promise<TailState> {
   const scanner = new BatchScanner(from, { path: file, prevSeq, onCorrupt: 'throw', collect: false, midBatch });
-  const feeder = new LineFeeder(fd, from, FORWARD_CHUNK, maxLineBytes);
+  const feeder = new LineFeeder(fd, from, FORWARD_CHUNK, maxLineBytes, true);
   try {
-    while ((await feeder.step(scanner, size)) > 0);
+    if (size - from <= SYNC_SCAN_MAX) while (feeder.stepSync(scanner, size) > 0);
+    else while ((await feeder.step(scanner, size)) > 0);
   } catch (err) {
     if (err instanceof JournalError) throw err;
     throw ioError('cannot read', file, err);
@@ -98,11 +106,11 @@ async function checkLine(
   if (lf - start > maxLineBytes) return null;
   let decoded;
   if (lf < hi) {
-    decoded = decodeLine(buf, start - lo, lf - lo);
+    decoded = decodeMarks(buf, start - lo, lf - lo);
   } else {
     const line = Buffer.allocUnsafe(lf - start);
     await readExactly(fd, file, line, line.length, start);
-    decoded = decodeLine(line, 0, line.length);
+    decoded = decodeMarks(line, 0, line.length);
   }
   return typeof decoded !== 'string' && decoded.commit !== undefined ? { offset: start, env: decoded } : null;
 }

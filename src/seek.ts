@@ -3,7 +3,7 @@
  * the file, so the byte range is bisected. Each probe lands anywhere, skips to the next LF, and
  * reads the first intact record line after it. O(log n) probes of one small read each.
  */
-import { decodeLine } from './format.js';
+import { decodeMarks } from './format.js';
 import { io } from './io.js';
 
 const PROBE_BYTES = 64 * 1024;
@@ -44,7 +44,7 @@ async function probe(fd: number, at: number, hi: number, maxLineBytes: number): 
       const start = i + 1;
       const lf = buf.subarray(0, n).indexOf(LF, start);
       if (lf < 0) break;
-      const d = decodeLine(buf, start, lf);
+      const d = decodeMarks(buf, start, lf);
       if (typeof d !== 'string') return { offset: at + start, seq: d.seq };
       i = lf;
     }

@@ -1,40 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Journal, verify } from '../src/index.js';
-import { Child, readAll, sleep, tmpJournal } from './helpers.js';
-
-/** tag -> seq of every record a child reported as acknowledged. */
-function acked(children: Child[]): Map<string, number> {
-  const m = new Map<string, number>();
-  for (const c of children) {
-    for (const l of c.lines) {
-      const [kind, seq, tag] = l.split(' ');
-      if (kind === 'ack') m.set(tag!, Number(seq));
-    }
-  }
-  return m;
-}
-
-/** Every acknowledged record present exactly once under its seq, and each producer's records in order. */
-async function checkJournal(file: string, ack: Map<string, number>): Promise<void> {
-  const recs = await readAll(file);
-  const seqs = recs.map((r) => r.seq);
-  expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
-  expect(new Set(seqs).size).toBe(seqs.length);
-  const byTag = new Map<string, number>();
-  for (const r of recs) {
-    const tag = (r.data as { tag: string }).tag;
-    expect(byTag.has(tag)).toBe(false);
-    byTag.set(tag, r.seq);
-  }
-  for (const [tag, seq] of ack) expect(byTag.get(tag)).toBe(seq);
-  const lastK = new Map<string, number>();
-  for (const r of recs) {
-    const [w, p, k] = (r.data as { tag: string }).tag.split('.');
-    const key = `${w}.${p}`;
-    expect(Number(k)).toBeGreaterThan(lastK.get(key) ?? -1);
-    lastK.set(key, Number(k));
-  }
-}
+import { acked, checkJournal, Child, readAll, sleep, tmpJournal } from './helpers.js';
 
 describe('SIGKILL', () => {
   it('a writer killed in the middle of appending: reopen cuts the torn tail, every acknowledged record is there once', async () => {
@@ -69,4 +35,3 @@ describe('SIGKILL', () => {
   });
 });
 
-export { acked, checkJournal };

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { crc32 as zlibCrc32 } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { crc32, crc32Native, crc32Table, CRC_NATIVE_THRESHOLD } from '../src/crc.js';
-import { decodeHeader, decodeLine, encodeBatch, encodeHeader, newHeader, prepareRecord, type PendingRecord } from '../src/format.js';
+import { decodeHeader, decodeLine, decodeMarks, encodeBatch, encodeHeader, frameJson, newHeader, prepareRecord, type PendingRecord } from '../src/format.js';
 import { ErrorCode, Journal, readJournal } from '../src/index.js';
 import { readAll, tmpJournal } from './helpers.js';
 
@@ -130,4 +130,52 @@ describe('codec', () => {
     const it = readJournal(file);
     expect(await it.next()).toEqual({ value: undefined, done: true });
   });
+
+  it('the writers’ light decoder agrees with the full one on seq, ts and commit marks, whatever the data', () => {
+    const tricky: unknown[] = [
+      7, 0, -1, 1.5e300, 'x', '"commit":1,"synced":2}', { commit: 1, synced: 2 }, [',"commit":3,"synced":4'],
+      { a: { commit: 5, synced: 6 } }, null, true, [], {}, 'naïve ☃', { synced: 9 },
+    ];
+    const lines: Buffer[] = [];
+    const batch = encodeBatch(tricky.map((v, i) => pending(v, 1000 + i)), 41, 777).bytes;
+    let i = 0;
+    while (i < batch.length) {
+      const lf = batch.indexOf(0x0a, i);
+      lines.push(batch.subarray(i, lf));
+      i = lf + 1;
+    }
+    for (const v of tricky) lines.push(encodeBatch([pending(v, 5)], 3, 99).bytes.subarray(0, -1));
+    // Envelopes in another key order, with whitespace, or with unknown keys: parsed in full.
+    for (const json of ['{"ts":5,"seq":3,"data":1,"commit":1,"synced":0}', '{"seq":3,"ts":5,"data":1,"commit":1,"synced":0,"extra":true}',
+      '{ "seq": 3, "ts": 5, "data": 1 }', '{"seq":3,"ts":5,"commit":1,"synced":0,"data":{"x":1}}', '{"seq":03,"ts":5,"data":1}',
+      '{"seq":3,"ts":5,"commit":1,"synced":0}', '{"seq":3,"ts":5,"data":1,"commit":1,"synced":0 }']) {
+      lines.push(frameJson(json).subarray(0, -1));
+    }
+    let commits = 0;
+    for (const line of lines) {
+      const full = decodeLine(line, 0, line.length);
+      if (typeof full !== 'string' && full.commit !== undefined) commits++;
+      const light = decodeMarks(line, 0, line.length);
+      if (typeof full === 'string') {
+        expect(light).toBe(full);
+        continue;
+      }
+      expect(typeof light).toBe('object');
+      const l = light as Exclude<typeof light, string>;
+      expect([l.seq, l.ts, l.commit, l.synced]).toEqual([full.seq, full.ts, full.commit, full.synced]);
+    }
+    // The batch's own mark, the single-record batches', and the one foreign line ending in a mark.
+    expect(commits).toBe(1 + tricky.length + 1);
+    // Writers trust the checksum for the JSON of data: a foreign writer's invalid JSON under a valid
+    // checksum is damage to readers, who parse it, and an ordinary record to writers, who skip it.
+    const foreign = frameJson('{"seq":3,"ts":5,"data":1,"commit":01,"synced":0}').subarray(0, -1);
+    expect(decodeLine(foreign, 0, foreign.length)).toBe('invalid JSON');
+    const asRecord = decodeMarks(foreign, 0, foreign.length);
+    expect(asRecord).toMatchObject({ seq: 3 });
+    expect((asRecord as { commit?: number }).commit).toBeUndefined();
+    const damaged = Buffer.from(lines[0]!);
+    damaged[20] ^= 1;
+    expect(decodeMarks(damaged, 0, damaged.length)).toBe('checksum mismatch');
+  });
 });
+

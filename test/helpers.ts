@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { afterEach } from 'vitest';
+import { afterEach, expect } from 'vitest';
 import { io } from '../src/io.js';
 import { readJournal, type JournalRecord } from '../src/index.js';
 
@@ -122,3 +122,74 @@ export class Child {
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Rewrites the journal the way a compactor does (new header generation, same records, temp file,
+ * fsync, rename over the journal, fsync the directory) while holding the writers' lock on the old
+ * file. Returns an fd of the old file, still open, so a test can look at the replaced inode.
+ */
+export async function replaceLikeCompactor(file: string, beforeRename?: () => Promise<void>): Promise<number> {
+  const { encodeBatch, encodeHeader, prepareRecord } = await import('../src/format.js');
+  const { readHeader } = await import('../src/file.js');
+  const fsExt = (await import('fs-ext')).default;
+  const oldFd = fs.openSync(file, 'r+');
+  fsExt.flockSync(oldFd, 'ex');
+  const { header } = await readHeader(oldFd, file);
+  const recs = await readAll(file);
+  const head = encodeHeader({ ...header, generation: header.generation + 1, maxSeq: Math.max(header.maxSeq, recs.at(-1)?.seq ?? 0) });
+  // Keep the original seqs (compaction never renumbers): one batch per record.
+  const parts = [head];
+  let pos = head.length;
+  for (const r of recs) {
+    const b = encodeBatch([prepareRecord(r.data, r.ts)], r.seq, pos).bytes;
+    parts.push(b);
+    pos += b.length;
+  }
+  const tmp = `${file}.replace.tmp`;
+  fs.writeFileSync(tmp, Buffer.concat(parts));
+  const tfd = fs.openSync(tmp, 'r');
+  fs.fsyncSync(tfd);
+  fs.closeSync(tfd);
+  await beforeRename?.();
+  fs.renameSync(tmp, file);
+  const dfd = fs.openSync(path.dirname(file), 'r');
+  fs.fsyncSync(dfd);
+  fs.closeSync(dfd);
+  fsExt.flockSync(oldFd, 'un');
+  return oldFd;
+}
+
+/** tag -> seq of every record a child reported as acknowledged. */
+export function acked(children: Child[]): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const c of children) {
+    for (const l of c.lines) {
+      const [kind, seq, tag] = l.split(' ');
+      if (kind === 'ack') m.set(tag!, Number(seq));
+    }
+  }
+  return m;
+}
+
+/** Every acknowledged record present exactly once under its seq, and each producer's records in order. */
+export async function checkJournal(file: string, ack: Map<string, number>): Promise<void> {
+  const recs = await readAll(file);
+  const seqs = recs.map((r) => r.seq);
+  expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+  expect(new Set(seqs).size).toBe(seqs.length);
+  const byTag = new Map<string, number>();
+  for (const r of recs) {
+    const tag = (r.data as { tag: string }).tag;
+    expect(byTag.has(tag)).toBe(false);
+    byTag.set(tag, r.seq);
+  }
+  for (const [tag, seq] of ack) expect(byTag.get(tag)).toBe(seq);
+  const lastK = new Map<string, number>();
+  for (const r of recs) {
+    const [w, p, k] = (r.data as { tag: string }).tag.split('.');
+    const key = `${w}.${p}`;
+    expect(Number(k)).toBeGreaterThan(lastK.get(key) ?? -1);
+    lastK.set(key, Number(k));
+  }
+}
+
