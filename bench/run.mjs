@@ -7,6 +7,7 @@ const SECTIONS = {
   replay: () => import('./replay.mjs'),
   crc: () => import('./crc.mjs'),
   multiprocess: () => import('./multiprocess.mjs'),
+  compact: () => import('./compact.mjs'),
 };
 
 const args = parseArgs(process.argv.slice(2));

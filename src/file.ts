@@ -135,9 +135,13 @@ export async function writeFully(fd: number, buf: Buffer, pos: number, file: str
   }
 }
 
+/** A temp file younger than this is left alone even when unlocked: its creator may not have locked it yet. */
+const STALE_AFTER_MS = 2000;
+
 /**
  * Removes temp files a crashed creation or compaction left next to the journal. A temp is a
- * leftover only if nobody holds its lock: a live creator or compactor always does.
+ * leftover only if nobody holds its lock (a live creator or compactor always does, moments after
+ * creating it) and it is not brand new.
  */
 export async function removeStaleTemps(file: string): Promise<string[]> {
   const dir = dirOf(file);
@@ -159,7 +163,8 @@ export async function removeStaleTemps(file: string): Promise<string[]> {
       continue;
     }
     try {
-      if (io.tryLockSync(fd)) {
+      const fresh = Date.now() - fs.fstatSync(fd).mtimeMs < STALE_AFTER_MS;
+      if (!fresh && io.tryLockSync(fd)) {
         await io.unlink(tmp);
         removed.push(tmp);
       }

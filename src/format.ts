@@ -168,6 +168,8 @@ const SYNCED_KEY = Buffer.from(',"synced":');
 let scratch = 0;
 let tailCommit = 0;
 let tailSynced = 0;
+/** Offset where the commit mark found by the last commitTail() call starts. */
+let tailStart = 0;
 
 function hasAscii(b: Uint8Array, at: number, key: Uint8Array): boolean {
   if (at < 0 || at + key.length > b.length) return false;
@@ -214,7 +216,24 @@ function commitTail(b: Uint8Array, from: number, end: number): boolean {
   if (c < 0 || c - COMMIT_KEY.length < from || !hasAscii(b, c - COMMIT_KEY.length, COMMIT_KEY)) return false;
   tailCommit = scratch;
   tailSynced = synced;
+  tailStart = c - COMMIT_KEY.length;
   return true;
+}
+
+/**
+ * A copy of the record line `line` (LF included, checksum intact) that ends its batch: its
+ * commit mark, if it had one, is replaced by `,"commit":K,"synced":S}`, and the checksum redone.
+ * Compaction copies the other lines of a batch byte for byte.
+ */
+export function recommitLine(line: Uint8Array, commit: number, synced: number): Buffer {
+  const jsonEnd = line.length - 1;
+  const cut = commitTail(line, FRAME_PREFIX, jsonEnd) ? tailStart : jsonEnd - 1;
+  const tail = Buffer.from(`,"commit":${commit},"synced":${synced}}\n`, 'latin1');
+  const out = Buffer.allocUnsafe(cut + tail.length);
+  out.set(line.subarray(0, cut), 0);
+  out.set(tail, cut);
+  writeCrc(out, 0, out.length - 1);
+  return out;
 }
 
 /** Why the frame of `bytes[start, end)` is not intact, or null when its checksum holds. */
@@ -240,17 +259,16 @@ function isCount(v: unknown): v is number {
 }
 
 const HEX = Buffer.from('0123456789abcdef', 'latin1');
+/** Value of each byte as a lowercase hex digit, or -1. */
+const HEX_VALUE = new Int8Array(256).fill(-1);
+for (let i = 0; i < 16; i++) HEX_VALUE[HEX[i]!] = i;
 
-/** Parses 8 lowercase hex digits at `at`; -1 if they are not. */
+/** Parses 8 lowercase hex digits at `at`; -1 if they are not (the caller checked the length). */
 function parseHex(b: Uint8Array, at: number): number {
   let v = 0;
   for (let i = at; i < at + 8; i++) {
-    const c = b[i];
-    let d: number;
-    if (c === undefined) return -1;
-    if (c >= 0x30 && c <= 0x39) d = c - 0x30;
-    else if (c >= 0x61 && c <= 0x66) d = c - 0x57;
-    else return -1;
+    const d = HEX_VALUE[b[i]!]!;
+    if (d < 0) return -1;
     v = v * 16 + d;
   }
   return v;
@@ -273,6 +291,8 @@ export interface PendingRecord {
   /** True when dataJson is pure ASCII, which lets the encoder copy it as latin1. */
   ascii: boolean;
   ts: number;
+  /** A seq of its own (compaction keeps the seqs it copies); otherwise the batch assigns the next one. */
+  seq?: number;
 }
 
 /** Fixed bytes per record besides the data: frame, keys, and generous room for numbers. */
@@ -291,8 +311,9 @@ export interface EncodedBatch {
 }
 
 /**
- * Frames a batch: records get seqs firstSeq, firstSeq+1, ..., and the last line carries the commit
- * mark. `synced` is the durable offset the writer vouches for (see Envelope.synced).
+ * Frames a batch: records get seqs firstSeq, firstSeq+1, ... (unless they carry their own), and the
+ * last line carries the commit mark. `synced` is the durable offset the writer vouches for (see
+ * Envelope.synced).
  *
  * The batch is built as one string with placeholder checksums and encoded with one Buffer write;
  * the checksums are then computed over the encoded bytes and patched in. One encode call per batch
@@ -306,7 +327,7 @@ export function encodeBatch(records: readonly PendingRecord[], firstSeq: number,
   let ascii = true;
   for (let i = 0; i <= last; i++) {
     const r = records[i]!;
-    const head = `00000000 {"seq":${firstSeq + i},"ts":${r.ts},"data":`;
+    const head = `00000000 {"seq":${r.seq ?? firstSeq + i},"ts":${r.ts},"data":`;
     const tail = i === last ? `,"commit":${records.length},"synced":${synced}}\n` : '}\n';
     offsets[i] = bytes;
     bytes += head.length + r.dataBytes + tail.length;

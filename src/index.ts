@@ -4,3 +4,4 @@ export { verify, type VerifyOptions, type VerifyReport } from './verify.js';
 export { JournalError, ErrorCode, isJournalError } from './errors.js';
 export type { Header } from './format.js';
 export type { Damage, TornTail } from './scan.js';
+export { compact, isTombstone, type CompactOptions, type CompactProgress, type CompactResult } from './compact.js';

@@ -1,8 +1,9 @@
 /**
  * Reads a byte range of a journal file in chunks and feeds each complete line, decoded, to a
- * BatchScanner. Memory stays bounded by the chunk size plus the longest line; a line longer than
- * `maxLineBytes` is reported as damaged without being buffered. Bytes after the last LF are kept
- * for the next step: to a reader at the end of a live file they are "not yet", not damage.
+ * BatchScanner. Memory stays bounded by the chunk size plus the longest line (or, with `retain`,
+ * the largest batch); a line longer than `maxLineBytes` is reported as damaged without being
+ * buffered. Bytes after the last LF are kept for the next step: to a reader at the end of a live
+ * file they are "not yet", not damage.
  */
 import { isAscii } from 'node:buffer';
 import { decodeLine, decodeMarks, type DecodedLine } from './format.js';
@@ -24,11 +25,23 @@ export class LineFeeder {
   #pos: number;
   /** File offset of an overlong line being skipped, or -1. */
   #skipFrom = -1;
+  /** File offset of #buf[0] while a chunk is being fed. */
+  #base = 0;
+  /** File offset up to which lines have been fed. */
+  #fedTo: number;
+  /** With retain, the offset from which bytes are kept in #buf across steps (see view()). */
+  readonly #retain: (() => number) | undefined;
 
-  /** With `marksOnly`, records' data is not parsed when the layout allows (see decodeMarks). */
-  constructor(fd: number, start: number, chunkBytes: number, maxLineBytes: number, marksOnly = false) {
+  /**
+   * With `marksOnly`, records' data is not parsed when the layout allows (see decodeMarks). With
+   * `retain`, bytes from the offset it returns (the start of the batch not yet committed) stay in
+   * the buffer, so that a batch's bytes can be viewed when it commits.
+   */
+  constructor(fd: number, start: number, chunkBytes: number, maxLineBytes: number, marksOnly: boolean, retain?: () => number) {
     this.#fd = fd;
     this.#pos = start;
+    this.#fedTo = start;
+    this.#retain = retain;
     this.#chunkBytes = chunkBytes;
     this.#maxLineBytes = maxLineBytes;
     this.#marksOnly = marksOnly;
@@ -38,11 +51,6 @@ export class LineFeeder {
   /** File offset up to which bytes have been read. */
   get pos(): number {
     return this.#pos;
-  }
-
-  /** File offset where the unfinished line (if any) starts: everything before it was fed. */
-  get fedTo(): number {
-    return this.#skipFrom >= 0 ? this.#skipFrom : this.#pos - this.#carry;
   }
 
   /**
@@ -81,11 +89,17 @@ export class LineFeeder {
     return want;
   }
 
+  /** The bytes of `[start, end)` of the file, while the scanner is being fed (valid only until then). */
+  view(start: number, end: number): Buffer {
+    return this.#buf.subarray(start - this.#base, end - this.#base);
+  }
+
   #feed(scanner: BatchScanner, end: number): void {
     const buf = this.#buf;
     const base = this.#pos - end;
+    this.#base = base;
     const lastLf = buf.lastIndexOf(LF, end - 1);
-    let i = 0;
+    let i = this.#fedTo - base;
     if (lastLf >= 0) {
       // One latin1 decode per chunk instead of one utf8 decode per line: valid when it is ASCII.
       const text = !this.#marksOnly && isAscii(buf.subarray(0, lastLf + 1)) ? buf.toString('latin1', 0, lastLf + 1) : undefined;
@@ -100,13 +114,16 @@ export class LineFeeder {
         i = lf + 1;
       }
     }
+    this.#fedTo = base + i;
     const rest = end - i;
     if (this.#skipFrom >= 0 || rest > this.#maxLineBytes) {
       if (this.#skipFrom < 0) this.#skipFrom = base + i;
+      this.#fedTo = this.#pos;
       this.#carry = 0;
     } else {
-      if (i > 0 && rest > 0) buf.copy(buf, 0, i, end);
-      this.#carry = rest;
+      const keep = this.#retain === undefined ? i : Math.min(i, Math.max(0, this.#retain() - base));
+      if (keep > 0 && end - keep > 0) buf.copy(buf, 0, keep, end);
+      this.#carry = end - keep;
     }
   }
 }

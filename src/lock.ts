@@ -68,6 +68,13 @@ export class FileLock {
     }
   }
 
+  /** A non-blocking attempt: true if the lock is now held. */
+  tryAcquire(): boolean {
+    if (this.#held || this.#waiting !== null || !io.tryLockSync(this.#fd)) return false;
+    this.#held = true;
+    return true;
+  }
+
   release(): void {
     if (!this.#held) return;
     this.#held = false;
@@ -120,7 +127,8 @@ function untilDeadline(p: Promise<void>, deadline: number, signal?: AbortSignal)
       resolve(v);
     };
     const onAbort = () => done(false);
-    const timer = setTimeout(() => done(false), Math.max(0, deadline - Date.now()));
+    // setTimeout clamps delays it cannot represent (Infinity among them) to 1 ms.
+    const timer = Number.isFinite(deadline) ? setTimeout(() => done(false), Math.max(0, deadline - Date.now())) : undefined;
     signal?.addEventListener('abort', onAbort, { once: true });
     p.then(() => done(true), (err) => {
       clearTimeout(timer);

@@ -160,7 +160,7 @@ export class JournalReader implements AsyncIterableIterator<JournalRecord>, Asyn
       path: this.path, prevSeq: 0, firstLine, midBatch: start !== headerEnd,
       onCorrupt: this.#skip ? 'report' : 'throw', collect: true,
     });
-    this.#feeder = new LineFeeder(fd, start, CHUNK, this.#maxLine);
+    this.#feeder = new LineFeeder(fd, start, CHUNK, this.#maxLine, false);
   }
 
   #report(scanner: BatchScanner): void {

@@ -51,6 +51,11 @@ export interface ScanOptions {
   onCorrupt: 'throw' | 'report';
   /** Keep the decoded records for the caller (readers), or only count them (recovery, stats). */
   collect: boolean;
+  /**
+   * With `collect`, receive each committed batch as it is committed (its records and the offset
+   * just after it) instead of having its records added to `out`.
+   */
+  onBatch?: (records: ScannedRecord[], end: number) => void;
 }
 
 interface Suspect {
@@ -66,6 +71,7 @@ export class BatchScanner {
   readonly #path: string;
   readonly #throw: boolean;
   readonly #collect: boolean;
+  readonly #onBatch: ((records: ScannedRecord[], end: number) => void) | undefined;
   #midBatch: boolean;
   #line: number | null;
 
@@ -94,6 +100,7 @@ export class BatchScanner {
     this.#path = opts.path;
     this.#throw = opts.onCorrupt === 'throw';
     this.#collect = opts.collect;
+    this.#onBatch = opts.onBatch;
     this.#midBatch = opts.midBatch ?? false;
     this.#line = opts.firstLine ?? null;
     this.committedEnd = start;
@@ -140,7 +147,8 @@ export class BatchScanner {
   }
 
   #commit(records: ScannedRecord[], count: number, end: number, firstSeq: number, lastSeq: number, synced: number): void {
-    if (this.#collect) {
+    if (this.#onBatch !== undefined) this.#onBatch(records, end);
+    else if (this.#collect) {
       if (this.out.length === 0) this.out = records;
       else for (const r of records) this.out.push(r);
     }

@@ -158,19 +158,24 @@ describe('creation', () => {
     await expect(Journal.open(tmpDir())).rejects.toMatchObject({ code: ErrorCode.NOT_A_JOURNAL });
   });
 
-  it('a temp file left by a crashed creation is removed on the next open; a live one is not', async () => {
+  it('a temp file left by a crashed creation is removed on the next open; a live or brand-new one is not', async () => {
     const dir = tmpDir();
     const file = path.join(dir, 'j.jsonl');
     const stale = path.join(dir, '.j.jsonl.create-0123456789ab.tmp');
     fs.writeFileSync(stale, 'half a header');
     const live = path.join(dir, '.j.jsonl.compact-ba9876543210.tmp');
     fs.writeFileSync(live, 'being written');
+    const fresh = path.join(dir, '.j.jsonl.create-fedcba987654.tmp');
+    fs.writeFileSync(fresh, 'just created, not locked yet');
+    const past = new Date(Date.now() - 60_000);
+    fs.utimesSync(stale, past, past);
+    fs.utimesSync(live, past, past);
     const fd = fs.openSync(live, 'r');
     const { flockSync } = (await import('fs-ext')).default;
     flockSync(fd, 'exnb');
     const j = await Journal.open(file);
     await j.close();
-    expect(fs.readdirSync(dir).sort()).toEqual(['.j.jsonl.compact-ba9876543210.tmp', 'j.jsonl']);
+    expect(fs.readdirSync(dir).sort()).toEqual(['.j.jsonl.compact-ba9876543210.tmp', '.j.jsonl.create-fedcba987654.tmp', 'j.jsonl']);
     fs.closeSync(fd);
   });
 });
