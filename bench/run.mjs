@@ -8,6 +8,7 @@ const SECTIONS = {
   crc: () => import('./crc.mjs'),
   multiprocess: () => import('./multiprocess.mjs'),
   compact: () => import('./compact.mjs'),
+  follow: () => import('./follow.mjs'),
 };
 
 const args = parseArgs(process.argv.slice(2));

@@ -24,6 +24,7 @@ import { killPoint } from './killpoint.js';
 import { LineFeeder } from './lines.js';
 import { abortError, FileLock } from './lock.js';
 import { DEFAULT_MAX_LINE, type JournalRecord } from './reader.js';
+import { consumersFloor } from './consumer.js';
 import { scanTail } from './recover.js';
 import { BatchScanner, type ScannedRecord } from './scan.js';
 
@@ -43,6 +44,12 @@ export interface CompactOptions {
    * live latest value.
    */
   beforeSeq?: number;
+  /**
+   * Remove nothing that a named consumer (see Consumer) has not committed yet: records from the
+   * lowest committed position + 1 on are kept whatever the policy, and `beforeSeq` stops there.
+   * @default false
+   */
+  retainForConsumers?: boolean;
   /** Aborting before the swap leaves the journal untouched and no temp file behind. */
   signal?: AbortSignal;
   onProgress?: (p: CompactProgress) => void;
@@ -122,6 +129,8 @@ class Compaction {
   #recordsAfter = 0;
   /** key -> seq of the key's latest record, from the first pass (only with `key`). */
   #latest: Map<string, number> | null = null;
+  /** With retainForConsumers: the lowest seq a consumer still needs. */
+  #floor = Number.POSITIVE_INFINITY;
 
   constructor(file: string, opts: CompactOptions) {
     this.#file = file;
@@ -145,12 +154,15 @@ class Compaction {
       } finally {
         oldLock.release();
       }
+      if (this.#o.retainForConsumers) this.#floor = (await consumersFloor(this.#file)) ?? Number.POSITIVE_INFINITY;
       if (this.#o.key) this.#latest = await this.#index(fd, headerEnd, snap.end);
       const newHeader: Header = {
         ...header,
         generation: header.generation + 1,
         // Records appended from here on are copied, so they carry their seqs into the new file.
         maxSeq: Math.max(header.maxSeq, snap.lastSeq),
+        // Followers and consumers positioned below this learn that retention removed their records.
+        minSeq: Math.max(header.minSeq, Math.min(this.#o.beforeSeq ?? 1, this.#floor)),
       };
       await this.#openTemp(newHeader);
       let { end, lastSeq } = await this.#copy(fd, headerEnd, snap.end, 0, 'copy', false);
@@ -266,6 +278,7 @@ class Compaction {
 
   #keeps(rec: JournalRecord): boolean {
     const { beforeSeq, keep, key } = this.#o;
+    if (rec.seq >= this.#floor) return true;
     if (keep && !keep(rec)) return false;
     const old = beforeSeq !== undefined && rec.seq < beforeSeq;
     if (this.#latest === null) return !old;

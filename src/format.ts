@@ -3,7 +3,7 @@
  * and nothing else in the code knows how a line is framed.
  *
  *   line    = crc SP json LF        crc: 8 lowercase hex digits, CRC-32 (IEEE) of the json bytes
- *   header  = the first line:  {"format":"jsonl-journal","version":1,"id":..,"created":..,"generation":..,"maxSeq":..}
+ *   header  = the first line:  {"format":"jsonl-journal","version":1,"id":..,"created":..,"generation":..,"maxSeq":..,"minSeq":..}
  *   record  = every other line: {"seq":N,"ts":MS,"data":VALUE}
  *   commit  = the last record of each batch also carries "commit":K (the batch's record count) and
  *             "synced":S (every byte before offset S was durable before this line was written).
@@ -34,6 +34,8 @@ export interface Header {
   generation: number;
   /** The highest seq ever assigned when this file was written: seqs are never reused. */
   maxSeq: number;
+  /** Records with a lower seq were removed by retention (compaction's beforeSeq); 1 until then. */
+  minSeq: number;
 }
 
 /** A record as stored: the envelope of one non-header line. */
@@ -50,7 +52,7 @@ export interface Envelope {
 /** A decoded line's envelope, or (a string) the reason the line is damaged. */
 export type DecodedLine = Envelope | string;
 
-export function newHeader(fields: Partial<Pick<Header, 'id' | 'created' | 'generation' | 'maxSeq'>> = {}): Header {
+export function newHeader(fields: Partial<Pick<Header, 'id' | 'created' | 'generation' | 'maxSeq' | 'minSeq'>> = {}): Header {
   return {
     format: FORMAT_NAME,
     version: FORMAT_VERSION,
@@ -58,15 +60,30 @@ export function newHeader(fields: Partial<Pick<Header, 'id' | 'created' | 'gener
     created: fields.created ?? Date.now(),
     generation: fields.generation ?? 0,
     maxSeq: fields.maxSeq ?? 0,
+    minSeq: fields.minSeq ?? 1,
   };
 }
 
 /** The header line, framed, as bytes. Key order is part of the format. */
 export function encodeHeader(h: Header): Buffer {
   const json = JSON.stringify({
-    format: h.format, version: h.version, id: h.id, created: h.created, generation: h.generation, maxSeq: h.maxSeq,
+    format: h.format, version: h.version, id: h.id, created: h.created, generation: h.generation, maxSeq: h.maxSeq, minSeq: h.minSeq,
   });
   return frameJson(json);
+}
+
+/**
+ * Decodes a framed line that is not a record (a header, a consumer position): the parsed JSON, or
+ * the reason the frame is damaged.
+ */
+export function decodeFrame(line: Uint8Array): { value: unknown } | string {
+  const bad = frameError(line, 0, line.length);
+  if (bad !== null) return bad;
+  try {
+    return { value: JSON.parse(Buffer.from(line.buffer, line.byteOffset + FRAME_PREFIX, line.length - FRAME_PREFIX).toString('utf8')) };
+  } catch {
+    return 'invalid JSON';
+  }
 }
 
 /** Frames one JSON text (no raw LF in it) as a line. */
@@ -101,7 +118,7 @@ export function decodeHeader(line: Uint8Array, path: string): Header {
   if (o.version !== FORMAT_VERSION) {
     throw new JournalError(ErrorCode.UNSUPPORTED_VERSION, `${path}: format version ${String(o.version)} is not supported (this library reads version ${FORMAT_VERSION})`, { path, offset: 0, line: 1 });
   }
-  if (typeof o.id !== 'string' || !isCount(o.created) || !isCount(o.generation) || !isCount(o.maxSeq)) {
+  if (typeof o.id !== 'string' || !isCount(o.created) || !isCount(o.generation) || !isCount(o.maxSeq) || !isSeq(o.minSeq)) {
     throw new JournalError(ErrorCode.CORRUPT, `${path}: header fields are missing or malformed`, { path, offset: 0, line: 1 });
   }
   return o as unknown as Header;

@@ -15,13 +15,14 @@ export interface FileId {
   dev: number;
   ino: number;
   size: number;
+  mtimeMs: number;
 }
 
 function cb<T>(resolve: (v: T) => void, reject: (e: unknown) => void) {
   return (err: NodeJS.ErrnoException | null, v: T) => (err ? reject(err) : resolve(v));
 }
 
-const fileId = (st: fs.Stats): FileId => ({ dev: st.dev, ino: st.ino, size: st.size });
+const fileId = (st: fs.Stats): FileId => ({ dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs });
 
 export const io = {
   open(file: string, flags: number | string, mode = 0o644): Promise<number> {

@@ -53,6 +53,14 @@ export class LineFeeder {
     return this.#pos;
   }
 
+  /** Forgets what was read after `pos` and goes on from there (a follower re-reading an unfinished tail). */
+  reset(pos: number): void {
+    this.#pos = pos;
+    this.#fedTo = pos;
+    this.#carry = 0;
+    this.#skipFrom = -1;
+  }
+
   /**
    * Reads the next chunk (not past `limit`) and feeds its complete lines to `scanner`.
    * Returns the number of bytes read: 0 at the limit or at the end of the file.

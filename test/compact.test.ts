@@ -49,10 +49,13 @@ describe('compaction policies, against small hand-checked journals', () => {
     expect(await pairs(early)).toEqual([[2, { user: 'eve', v: 1 }], [3, { user: 'dee', v: 2 }]]);
   });
 
-  it('beforeSeq: retention drops every record below it', async () => {
+  it('beforeSeq: retention drops every record below it, and the header says so (minSeq)', async () => {
     const file = await journalOf(events);
     await compact(file, { beforeSeq: 6 });
     expect((await pairs(file)).map(([s]) => s)).toEqual([6, 7, 8]);
+    expect(header(file).minSeq).toBe(6);
+    await compact(file, { beforeSeq: 3 });
+    expect(header(file).minSeq).toBe(6);
   });
 
   it('no policy: the same records in a new generation, same id and creation time', async () => {
@@ -60,7 +63,7 @@ describe('compaction policies, against small hand-checked journals', () => {
     const before = header(file);
     await compact(file);
     expect(await pairs(file)).toEqual(events.map((e, i) => [i + 1, e]));
-    expect(header(file)).toEqual({ ...before, generation: 1, maxSeq: 8 });
+    expect(header(file)).toEqual({ ...before, generation: 1, maxSeq: 8, minSeq: 1 });
     await compact(file);
     expect(header(file).generation).toBe(2);
   });

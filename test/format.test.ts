@@ -14,7 +14,7 @@ const pending = (value: unknown, ts: number): PendingRecord => prepareRecord(val
 
 /** The small journal docs/format.md shows: a header, one single append, one appendMany of three. */
 function vectorBytes(): Buffer {
-  const header = encodeHeader(newHeader({ id: '6f1c1f5e-2f0b-4c1e-9a57-3d2b8e4f0a11', created: 1767225600000, generation: 0, maxSeq: 0 }));
+  const header = encodeHeader(newHeader({ id: '6f1c1f5e-2f0b-4c1e-9a57-3d2b8e4f0a11', created: 1767225600000, generation: 0, maxSeq: 0, minSeq: 1 }));
   const b1 = encodeBatch([pending({ type: 'greeting', text: 'hello' }, 1767225600001)], 1, header.length);
   const b2 = encodeBatch(
     [pending(42, 1767225600002), pending('naïve ☃', 1767225600002), pending([true, null, { nested: { x: 1.5 } }], 1767225600002)],

@@ -1,0 +1,325 @@
+/**
+ * follow(): replays a journal from a seq, then yields new records as any process appends them,
+ * like `tail -f` but record-exact.
+ *
+ * At the end of the file the follower waits, woken by fs.watch on the journal's directory (which
+ * sees appends, and a compaction's rename, and the journal's creation) or by a polling timer that
+ * still works where watch events are missed. An idle follower costs one stat per poll.
+ *
+ * Bytes after the last committed batch are "not yet": the next attempt re-reads them from the end
+ * of that batch, which also copes with a writer cutting a torn tail and writing over it. A changed
+ * inode means the journal was compacted: the follower reopens the path and goes on after the last
+ * seq it yielded, skipping what compaction removed; if retention removed records it still needed,
+ * it says so (POSITION_GONE).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { ErrorCode, JournalError, ioError } from './errors.js';
+import { openJournalFile } from './file.js';
+import type { Header } from './format.js';
+import { dirOf, io } from './io.js';
+import { LineFeeder } from './lines.js';
+import { DEFAULT_MAX_LINE, type JournalRecord } from './reader.js';
+import { BatchScanner } from './scan.js';
+import { seekSeq } from './seek.js';
+
+export interface FollowOptions {
+  /** The first seq to yield. Without it, the follower starts at the oldest record there is. */
+  fromSeq?: number;
+  /** Ends the iteration (without an error) and releases the file, watcher and timer. */
+  signal?: AbortSignal;
+  /**
+   * Yield only records a power loss cannot take back. When no commit mark in the file proves a
+   * batch durable yet, the follower fdatasyncs the journal from its own descriptor first: one
+   * call per read, cheap when the writer synced already. Turning it off saves that call and can
+   * hand out records that a power loss then removes (and that new records may later reuse the
+   * seqs of). @default true
+   */
+  durableOnly?: boolean;
+  /**
+   * When the seq to resume from was removed by retention: 'error' fails with POSITION_GONE;
+   * 'oldest' goes on from the oldest record still there (Kafka's auto.offset.reset=earliest).
+   * @default 'error'
+   */
+  onPositionGone?: 'error' | 'oldest';
+  /** Poll interval in ms, the fallback for missed watch events. @default 200 */
+  pollMs?: number;
+}
+
+const CHUNK = 256 * 1024;
+
+export class Follower implements AsyncIterableIterator<JournalRecord>, AsyncDisposable {
+  readonly path: string;
+  readonly #dir: string;
+  readonly #base: string;
+  readonly #signal: AbortSignal | undefined;
+  readonly #durableOnly: boolean;
+  readonly #gone: 'error' | 'oldest';
+  readonly #pollMs: number;
+
+  /** The next seq to yield; records below it are skipped. */
+  #nextSeq: number;
+  /** Whether the position was asked for (fromSeq) or reached: only then can it be "gone". */
+  #positioned: boolean;
+
+  #fd = -1;
+  #dev = 0;
+  #ino = 0;
+  #header: Header | null = null;
+  #feeder: LineFeeder | null = null;
+  #scanner: BatchScanner | null = null;
+  /** Offset known durable in the current file (by a commit mark or this follower's fdatasync). */
+  #durableEnd = 0;
+  /** The file's size and mtime when the last read reached its end: a wake-up that finds them unchanged skips reading. */
+  #atEnd = '';
+
+  #batch: JournalRecord[] = [];
+  #i = 0;
+  #closed = false;
+
+  #watchStarted = false;
+  #watcher: fs.FSWatcher | null = null;
+  #timer: NodeJS.Timeout | null = null;
+  #wake: (() => void) | null = null;
+  /** Set by a watch event that came while nobody was waiting. */
+  #poked = false;
+  readonly #onAbort = () => this.#wake?.();
+
+  constructor(file: string, opts: FollowOptions = {}) {
+    if (opts.fromSeq !== undefined && !(Number.isSafeInteger(opts.fromSeq) && opts.fromSeq >= 1)) {
+      throw new RangeError('fromSeq must be a positive integer');
+    }
+    if (opts.onPositionGone !== undefined && opts.onPositionGone !== 'error' && opts.onPositionGone !== 'oldest') {
+      throw new TypeError(`onPositionGone must be 'error' or 'oldest'`);
+    }
+    this.path = file;
+    this.#dir = dirOf(file);
+    this.#base = path.basename(file);
+    this.#signal = opts.signal;
+    this.#durableOnly = opts.durableOnly ?? true;
+    this.#gone = opts.onPositionGone ?? 'error';
+    this.#pollMs = opts.pollMs ?? 200;
+    this.#nextSeq = opts.fromSeq ?? 1;
+    this.#positioned = opts.fromSeq !== undefined;
+    this.#signal?.addEventListener('abort', this.#onAbort);
+  }
+
+  /** The header of the file being followed (null until it is open). */
+  get header(): Header | null {
+    return this.#header;
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<JournalRecord>> {
+    if (this.#i < this.#batch.length && !this.#signal?.aborted) {
+      return Promise.resolve({ value: this.#batch[this.#i++]!, done: false });
+    }
+    return this.#fill();
+  }
+
+  async return(): Promise<IteratorResult<JournalRecord>> {
+    await this.#close();
+    return { value: undefined, done: true };
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.#close();
+  }
+
+  async #fill(): Promise<IteratorResult<JournalRecord>> {
+    try {
+      this.#startWatching();
+      for (;;) {
+        if (this.#closed || this.#signal?.aborted) {
+          await this.#close();
+          return { value: undefined, done: true };
+        }
+        if (this.#fd < 0 && !(await this.#open())) {
+          await this.#waitForChange();
+          continue;
+        }
+        const records = this.#stamp() === this.#atEnd ? null : await this.#read();
+        if (records !== null) {
+          this.#batch = records;
+          this.#i = 1;
+          return { value: records[0]!, done: false };
+        }
+        if (await this.#replaced()) continue;
+        await this.#waitForChange();
+      }
+    } catch (err) {
+      await this.#close();
+      if (err instanceof JournalError) throw err;
+      throw ioError('cannot follow', this.path, err);
+    }
+  }
+
+  /**
+   * Reads on from where the last read stopped. Returns the new committed records at or after
+   * #nextSeq, or null at the end of the file.
+   */
+  async #read(): Promise<JournalRecord[] | null> {
+    const feeder = this.#feeder!;
+    const scanner = this.#scanner!;
+    for (;;) {
+      const n = await feeder.step(scanner);
+      const out = scanner.out;
+      scanner.out = [];
+      if (n === 0 && feeder.pos !== scanner.committedEnd) {
+        // Bytes after the last committed batch (an unfinished batch, an unterminated line) are
+        // "not yet": read them again next time, from the end of that batch. A writer may cut them
+        // and write something else there in between.
+        this.#restartAt(scanner.committedEnd, scanner.lastSeq);
+      }
+      let i = 0;
+      while (i < out.length && out[i]!.seq < this.#nextSeq) i++;
+      if (i < out.length) {
+        const records = i === 0 ? out : out.slice(i);
+        if (this.#durableOnly && scanner.committedEnd > Math.max(this.#durableEnd, scanner.synced)) {
+          try {
+            await io.fdatasync(this.#fd);
+          } catch (err) {
+            throw ioError('fdatasync failed on', this.path, err, ErrorCode.SYNC_FAILED);
+          }
+          this.#durableEnd = scanner.committedEnd;
+        }
+        this.#nextSeq = records[records.length - 1]!.seq + 1;
+        this.#positioned = true;
+        return records;
+      }
+      if (n === 0) {
+        this.#atEnd = this.#stamp();
+        return null;
+      }
+    }
+  }
+
+  /** Opens the journal, or returns false if it does not exist yet. */
+  async #open(): Promise<boolean> {
+    let opened;
+    try {
+      opened = await openJournalFile(this.path, 'r');
+    } catch (err) {
+      if (err instanceof JournalError && err.code === ErrorCode.NOT_FOUND) return false;
+      throw err;
+    }
+    const { fd, header, headerEnd } = opened;
+    this.#fd = fd;
+    this.#atEnd = '';
+    const id = io.fstatSync(fd);
+    this.#dev = id.dev;
+    this.#ino = id.ino;
+    this.#header = header;
+    this.#durableEnd = headerEnd;
+    if (this.#positioned && this.#nextSeq < header.minSeq) {
+      if (this.#gone === 'error') {
+        throw new JournalError(ErrorCode.POSITION_GONE, `${this.path}: records from seq ${this.#nextSeq} were removed by retention; the oldest kept is seq ${header.minSeq} or later`, { path: this.path });
+      }
+      this.#nextSeq = 1;
+    }
+    const start = this.#nextSeq > 1 ? await seekSeq(fd, headerEnd, id.size, this.#nextSeq, DEFAULT_MAX_LINE) : headerEnd;
+    this.#feeder = new LineFeeder(fd, start, CHUNK, DEFAULT_MAX_LINE, false);
+    this.#newScanner(start, 0, start !== headerEnd);
+    return true;
+  }
+
+  #stamp(): string {
+    const st = io.fstatSync(this.#fd);
+    return `${st.size}:${st.mtimeMs}`;
+  }
+
+  #restartAt(pos: number, prevSeq: number): void {
+    this.#feeder!.reset(pos);
+    this.#newScanner(pos, prevSeq, false);
+  }
+
+  #newScanner(pos: number, prevSeq: number, midBatch: boolean): void {
+    this.#scanner = new BatchScanner(pos, { path: this.path, prevSeq, midBatch, onCorrupt: 'throw', collect: true });
+  }
+
+  /** Whether the path now names another file (compaction); if so, moves to it. */
+  async #replaced(): Promise<boolean> {
+    const now = io.statSync(this.path);
+    if (now !== null && now.ino === this.#ino && now.dev === this.#dev) {
+      // Same file. If it shrank below what was committed, it was rewritten in place (repair): start over from the position.
+      if (now.size >= this.#scanner!.committedEnd) return false;
+    }
+    if (now === null) return false;
+    await this.#closeFile();
+    return true;
+  }
+
+  #startWatching(): void {
+    if (this.#watchStarted || this.#closed) return;
+    this.#watchStarted = true;
+    try {
+      this.#watcher = fs.watch(this.#dir, (_event, name) => {
+        if (name === null || name === this.#base) this.#poke();
+      });
+      this.#watcher.on('error', () => {
+        // The directory went away or cannot be watched: polling still covers it.
+        this.#watcher?.close();
+        this.#watcher = null;
+      });
+    } catch {
+      this.#watcher = null;
+    }
+  }
+
+  #poke(): void {
+    if (this.#wake !== null) this.#wake();
+    else this.#poked = true;
+  }
+
+  #waitForChange(): Promise<void> {
+    if (this.#poked || this.#signal?.aborted) {
+      this.#poked = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      this.#wake = () => {
+        this.#wake = null;
+        if (this.#timer !== null) clearTimeout(this.#timer);
+        this.#timer = null;
+        resolve();
+      };
+      this.#timer = setTimeout(this.#wake, this.#pollMs);
+    });
+  }
+
+  async #closeFile(): Promise<void> {
+    const fd = this.#fd;
+    this.#fd = -1;
+    this.#feeder = null;
+    this.#scanner = null;
+    if (fd >= 0) await io.close(fd).catch(() => {});
+  }
+
+  async #close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#batch = [];
+    this.#i = 0;
+    this.#signal?.removeEventListener('abort', this.#onAbort);
+    this.#watcher?.close();
+    this.#watcher = null;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+    this.#wake?.();
+    await this.#closeFile();
+  }
+}
+
+/**
+ * Replays the journal from `fromSeq` (or its oldest record), then yields records as they are
+ * appended, until the signal aborts or the loop breaks.
+ *
+ *   for await (const rec of follow(path, { fromSeq, signal })) { ... }
+ */
+export function follow(path: string, opts?: FollowOptions): Follower {
+  if (typeof path !== 'string' || path === '') throw new TypeError('path must be a non-empty string');
+  return new Follower(path, opts);
+}

@@ -1,0 +1,385 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { compact, Consumer, consumersFloor, ErrorCode, follow, Journal, listConsumers, type JournalRecord } from '../src/index.js';
+import { Child, hookIo, readAll, sleep, tmpDir, tmpJournal } from './helpers.js';
+
+/** Follows `file` in the background, collecting records until `until` returns true or the signal aborts. */
+function collect(file: string, opts: Parameters<typeof follow>[1] = {}, until?: (seen: JournalRecord[]) => boolean) {
+  const ac = new AbortController();
+  const seen: JournalRecord[] = [];
+  const done = (async () => {
+    for await (const r of follow(file, { pollMs: 50, ...opts, signal: ac.signal })) {
+      seen.push(r);
+      if (until?.(seen)) break;
+    }
+  })();
+  return { seen, done, stop: async () => (ac.abort(), await done) };
+}
+
+async function eventually(cond: () => boolean, ms = 10_000): Promise<void> {
+  const t0 = Date.now();
+  while (!cond()) {
+    if (Date.now() - t0 > ms) throw new Error('timed out waiting');
+    await sleep(10);
+  }
+}
+
+const seqs = (rs: JournalRecord[]) => rs.map((r) => r.seq);
+const range = (a: number, b: number) => Array.from({ length: b - a + 1 }, (_, i) => a + i);
+
+describe('follow', () => {
+  it('replays, then follows a writer in another process: 20,000 records at random pace, in order, each once', async () => {
+    const file = tmpJournal();
+    const j = await Journal.open(file);
+    await j.appendMany(range(1, 500).map((i) => ({ before: i })));
+    await j.close();
+    const writer = new Child('writer.mjs', [file, 'w', '4', '4875', JSON.stringify({ pauseMs: 1 })]);
+    const f = collect(file, {}, (seen) => seen.length === 20_000);
+    const exit = await writer.exited;
+    expect(exit.code, writer.stderr).toBe(0);
+    await f.done;
+    expect(seqs(f.seen)).toEqual(range(1, 20_000));
+    const acked = writer.lines.filter((l) => l.startsWith('ack')).map((l) => Number(l.split(' ')[1]));
+    expect(acked.length).toBe(19_500);
+    const got = new Set(seqs(f.seen));
+    for (const s of acked) expect(got.has(s)).toBe(true);
+  }, 120_000);
+
+  it('from fromSeq, found by seeking, not by reading from the top', async () => {
+    const file = tmpJournal();
+    const j = await Journal.open(file, { durability: 'unsafe-nosync' });
+    for (let b = 0; b < 50; b++) await j.appendMany(range(1, 1000).map((i) => ({ b, i, pad: 'f'.repeat(50) })));
+    await j.close();
+    let bytes = 0;
+    hookIo('read', (orig) => async (fd, buf, off, len, pos) => {
+      const n = await orig(fd, buf, off, len, pos);
+      bytes += n;
+      return n;
+    });
+    const f = collect(file, { fromSeq: 49_990 }, (seen) => seen.length === 11);
+    await f.done;
+    expect(seqs(f.seen)).toEqual(range(49_990, 50_000));
+    expect(bytes).toBeLessThan(fs.statSync(file).size / 5);
+  });
+
+  it('waits for a journal that does not exist yet', async () => {
+    const file = tmpJournal();
+    const f = collect(file, {}, (seen) => seen.length === 3);
+    await sleep(150);
+    expect(f.seen).toEqual([]);
+    const j = await Journal.open(file);
+    await j.appendMany(['a', 'b', 'c']);
+    await f.done;
+    await j.close();
+    expect(f.seen.map((r) => r.data)).toEqual(['a', 'b', 'c']);
+  });
+
+  it('an unfinished batch at the end is "not yet": it is yielded once complete, never in part', async () => {
+    const file = tmpJournal();
+    const j = await Journal.open(file);
+    await j.append('first');
+    const f = collect(file);
+    await eventually(() => f.seen.length === 1);
+    // Write the next batch in two halves, as a slow writer would.
+    const { encodeBatch, prepareRecord } = await import('../src/format.js');
+    const size = fs.statSync(file).size;
+    const batch = encodeBatch([prepareRecord('g1', 1), prepareRecord('g2', 2), prepareRecord('g3', 3)], 2, size).bytes;
+    const fd = fs.openSync(file, 'r+');
+    fs.writeSync(fd, batch, 0, 50, size);
+    await sleep(200);
+    expect(f.seen.length).toBe(1);
+    fs.writeSync(fd, batch, 50, batch.length - 50, size + 50);
+    fs.closeSync(fd);
+    await eventually(() => f.seen.length === 4);
+    await f.stop();
+    await j.close();
+    expect(f.seen.map((r) => r.data)).toEqual(['first', 'g1', 'g2', 'g3']);
+  });
+
+  it('follows through 10 compactions and 10 torn-tail repairs: nothing skipped, nothing duplicated', async () => {
+    const file = tmpJournal();
+    let writer = await Journal.open(file);
+    const f = collect(file);
+    let n = 0;
+    for (let round = 0; round < 20; round++) {
+      for (let i = 0; i < 25; i++) await writer.append({ round, i, n: ++n });
+      if (round % 2 === 0) {
+        await compact(file);
+      } else {
+        // A writer dies mid-batch; the next one cuts its torn tail and goes on.
+        fs.appendFileSync(file, '0badf00d {"seq":99999,"ts":1,"data":"torn');
+        await sleep(30);
+        await writer.close();
+        writer = await Journal.open(file);
+      }
+      await sleep(20);
+    }
+    await eventually(() => f.seen.length >= n);
+    await sleep(100);
+    await f.stop();
+    await writer.close();
+    expect(seqs(f.seen)).toEqual(range(1, n));
+    expect(JSON.parse(fs.readFileSync(file, 'utf8').split('\n')[0]!.slice(9)).generation).toBe(10);
+  });
+
+  it('skips the records a compaction removed under it, and goes on after the last seq it yielded', async () => {
+    const file = tmpJournal();
+    const j = await Journal.open(file);
+    await j.appendMany(range(1, 10).map((i) => ({ i })));
+    const f = collect(file);
+    await eventually(() => f.seen.length === 10);
+    await j.appendMany(range(11, 20).map((i) => ({ i })));
+    await compact(file, { keep: (r) => r.seq % 2 === 0 || r.seq <= 10 });
+    await j.appendMany(range(21, 22).map((i) => ({ i })));
+    await eventually(() => f.seen.at(-1)?.seq === 22);
+    await f.stop();
+    await j.close();
+    const after = seqs(f.seen).filter((s) => s > 10);
+    // Depending on timing it saw 11..20 before the compaction, or only the even ones after it.
+    expect([range(11, 22), [12, 14, 16, 18, 20, 21, 22]].map((x) => JSON.stringify(x))).toContain(JSON.stringify(after));
+  });
+
+  it('a resume point removed by retention: POSITION_GONE, or the oldest record still there', async () => {
+    const file = tmpJournal();
+    const j = await Journal.open(file);
+    await j.appendMany(range(1, 100).map((i) => ({ i })));
+    await j.close();
+    await compact(file, { beforeSeq: 60 });
+    const it = follow(file, { fromSeq: 30 });
+    await expect(it.next()).rejects.toMatchObject({ code: ErrorCode.POSITION_GONE });
+    const f = collect(file, { fromSeq: 30, onPositionGone: 'oldest' }, (seen) => seen.length === 41);
+    await f.done;
+    expect(seqs(f.seen)).toEqual(range(60, 100));
+    // Without a position of its own, a follower simply starts at the oldest record.
+    const g = collect(file, {}, (seen) => seen.length === 1);
+    await g.done;
+    expect(g.seen[0]!.seq).toBe(60);
+  });
+
+  it('a running follower finishes the old file before moving to the compacted one: retention under it loses it nothing', async () => {
+    const file = tmpJournal();
+    const j = await Journal.open(file);
+    await j.appendMany(range(1, 10).map((i) => ({ i })));
+    const it = follow(file, { pollMs: 20 });
+    for (let s = 1; s <= 10; s++) expect((await it.next()).value.seq).toBe(s);
+    await j.appendMany(range(11, 20).map((i) => ({ i })));
+    await compact(file, { beforeSeq: 15 });
+    await j.appendMany(range(21, 22).map((i) => ({ i })));
+    await j.close();
+    const rest: number[] = [];
+    for (let s = 11; s <= 22; s++) rest.push((await it.next()).value.seq);
+    await it.return();
+    expect(rest).toEqual(range(11, 22));
+  });
+
+  it('durableOnly (the default): records are handed out only after an fdatasync made them durable', async () => {
+    const file = tmpJournal();
+    const j = await Journal.open(file, { durability: 'unsafe-nosync' });
+    const events: string[] = [];
+    hookIo('fdatasync', (orig) => async (fd) => {
+      events.push('sync');
+      return orig(fd);
+    });
+    const f = collect(file);
+    await j.append('one');
+    await eventually(() => f.seen.length === 1);
+    events.push('yielded');
+    await f.stop();
+    expect(events.slice(0, 2)).toEqual(['sync', 'yielded']);
+    events.length = 0;
+    const g = collect(file, { durableOnly: false });
+    await eventually(() => g.seen.length === 1);
+    await g.stop();
+    await j.close();
+    expect(events).toEqual([]);
+  });
+
+  it('an aborted follower leaves no open fd, watcher or timer behind', async () => {
+    const file = tmpJournal();
+    const j = await Journal.open(file);
+    await j.append('x');
+    const fds = () => fs.readdirSync('/proc/self/fd').length;
+    const handles = () => process.getActiveResourcesInfo().sort().join(',');
+    // Snapshots are taken outside any timer callback, so only handles that are really held count.
+    const snapshot = async () => {
+      await new Promise((r) => setImmediate(r));
+      return { fds: fds(), handles: handles() };
+    };
+    const cycle = async (how: 'abort' | 'return', check?: (during: { fds: number; handles: string }) => void) => {
+      const ac = new AbortController();
+      const it = follow(file, { signal: ac.signal, pollMs: 30 });
+      expect((await it.next()).value.data).toBe('x');
+      const waiting = it.next();
+      await sleep(80);
+      check?.(await snapshot());
+      if (how === 'abort') ac.abort();
+      else await it.return();
+      expect((await waiting).done).toBe(true);
+    };
+    // The process's first fs.watch opens libuv's inotify descriptor for good: warm it up first.
+    await cycle('return');
+    const before = await snapshot();
+    for (const how of ['abort', 'return'] as const) {
+      await cycle(how, (during) => {
+        // While it waits, its file, watcher and timer are there to be seen.
+        expect(during.fds).toBe(before.fds + 1);
+        expect(during.handles).toMatch(/FSEventWrap/);
+        expect(during.handles).toMatch(/Timeout/);
+      });
+      // Nothing added: the same descriptors, no watcher, and no more timers than before (the test
+      // runner has timers of its own that come and go).
+      const after = await snapshot();
+      const timers = (h: string) => h.split(',').filter((x) => x === 'Timeout').length;
+      expect(after.fds, how).toBe(before.fds);
+      expect(after.handles, how).not.toMatch(/FSEventWrap/);
+      expect(timers(after.handles), how).toBeLessThanOrEqual(timers(before.handles));
+    }
+    await j.close();
+  });
+
+  it('an idle follower costs (almost) no CPU', async () => {
+    const file = tmpJournal();
+    await (await Journal.open(file)).close();
+    const f = collect(file, { pollMs: 200 });
+    await sleep(100);
+    const c0 = process.cpuUsage();
+    await sleep(1000);
+    const used = process.cpuUsage(c0);
+    await f.stop();
+    expect((used.user + used.system) / 1000).toBeLessThan(50);
+  });
+});
+
+describe('named consumers', () => {
+  it('resume after the last committed seq; positions and lag are listed', async () => {
+    const file = tmpJournal();
+    const j = await Journal.open(file);
+    await j.appendMany(range(1, 30).map((i) => ({ i })));
+    const c = await Consumer.open(file, 'indexer');
+    expect(c.committedSeq).toBe(0);
+    let n = 0;
+    for await (const r of c.records()) {
+      if (++n === 10) {
+        await c.commit(r.seq);
+        break;
+      }
+    }
+    const again = await Consumer.open(file, 'indexer');
+    expect(again.committedSeq).toBe(10);
+    const it = again.records();
+    expect((await it.next()).value.seq).toBe(11);
+    await it.return();
+    await Consumer.open(file, 'other');
+    expect(await listConsumers(file)).toEqual([expect.objectContaining({ name: 'indexer', seq: 10, lag: 20 })]);
+    expect(await consumersFloor(file)).toBe(11);
+    await j.close();
+  });
+
+  it('the position file is written by write-replace with the directory fsynced', async () => {
+    const file = tmpJournal();
+    const j = await Journal.open(file);
+    await j.append(1);
+    await j.close();
+    const c = await Consumer.open(file, 'a');
+    const it = c.records();
+    const r = await it.next();
+    await it.return();
+    const calls: string[] = [];
+    for (const name of ['fsync', 'rename', 'fsyncDir'] as const) {
+      hookIo(name, (orig) => (async (...args: unknown[]) => {
+        calls.push(name);
+        return (orig as (...a: unknown[]) => Promise<void>)(...args);
+      }) as never);
+    }
+    await c.commit(r.value.seq);
+    // The temp is fsynced before the rename, and the directory after it (fsyncDir fsyncs the directory's fd).
+    const at = calls.indexOf('rename');
+    expect(calls.slice(at - 1, at + 2)).toEqual(['fsync', 'rename', 'fsyncDir']);
+    expect(fs.readdirSync(`${file}.consumers`)).toEqual(['a.pos']);
+  });
+
+  it('a consumer whose committed record is past the end of the journal, or is another record, fails with DIVERGED', async () => {
+    const file = tmpJournal();
+    const j = await Journal.open(file);
+    await j.appendMany(range(1, 10).map((i) => ({ i })));
+    await j.close();
+    const c = await Consumer.open(file, 'x');
+    for await (const r of c.records()) {
+      if (r.seq === 10) {
+        await c.commit(10);
+        break;
+      }
+    }
+    // A power loss took back records 6..10 (simulated by cutting them off).
+    const recs = await readAll(file);
+    fs.truncateSync(file, recs[5]!.offset);
+    // Hand-cut inside a batch: the last batch is now torn; reopen cuts to the end of seq 5's batch.
+    await (await Journal.open(file)).close();
+    const kept = (await readAll(file)).length;
+    const c2 = await Consumer.open(file, 'x');
+    await expect(c2.records().next()).rejects.toMatchObject({ code: ErrorCode.DIVERGED });
+    // New records then reuse the lost seqs: the one at seq 10 is not the committed one.
+    const j2 = await Journal.open(file);
+    await j2.appendMany(range(kept + 1, 10).map((i) => ({ i, different: true })));
+    await j2.close();
+    const c3 = await Consumer.open(file, 'x');
+    await expect(c3.records().next()).rejects.toMatchObject({ code: ErrorCode.DIVERGED, message: expect.stringContaining('not the one it committed') });
+  });
+
+  it('committing a seq it did not hand out is a RangeError; names are checked', async () => {
+    const file = tmpJournal();
+    await (await Journal.open(file)).close();
+    const c = await Consumer.open(file, 'ok-name_1.2');
+    await expect(c.commit(5)).rejects.toBeInstanceOf(RangeError);
+    await expect(Consumer.open(file, '../escape')).rejects.toBeInstanceOf(TypeError);
+    await expect(Consumer.open(file, '')).rejects.toBeInstanceOf(TypeError);
+  });
+
+  it('compaction with retainForConsumers removes nothing a consumer has not committed', async () => {
+    const file = tmpJournal();
+    const j = await Journal.open(file);
+    await j.appendMany(range(1, 40).map((i) => ({ i })));
+    await j.close();
+    const c = await Consumer.open(file, 'slow');
+    for await (const r of c.records()) {
+      if (r.seq === 15) {
+        await c.commit(15);
+        break;
+      }
+    }
+    // Below the consumer's floor (16) the policy applies; from it on, everything stays, and
+    // retention stops at the floor instead of at 30.
+    await compact(file, { keep: (r) => r.seq % 2 === 0, retainForConsumers: true });
+    expect(seqs(await readAll(file))).toEqual([...range(1, 15).filter((s) => s % 2 === 0), ...range(16, 40)]);
+    await compact(file, { beforeSeq: 30, retainForConsumers: true });
+    expect(seqs(await readAll(file))).toEqual(range(16, 40));
+    const it = (await Consumer.open(file, 'slow')).records();
+    expect((await it.next()).value.seq).toBe(16);
+    await it.return();
+  });
+
+  it('a consumer killed with SIGKILL 50 times: every record processed at least once, none skipped; exactly once with the atomic pattern', async () => {
+    const file = tmpJournal();
+    const j = await Journal.open(file);
+    for (let b = 0; b < 8; b++) await j.appendMany(range(1, 50).map((i) => ({ b, i })));
+    await j.close();
+    const last = 400;
+    const dir = tmpDir();
+    const outs = { position: path.join(dir, 'processed.txt'), atomic: path.join(dir, 'state.json') };
+    for (const mode of ['position', 'atomic'] as const) {
+      for (let k = 0; k < 50; k++) {
+        const c = new Child('consumer.mjs', [file, mode, outs[mode], String(last)]);
+        await sleep(40 + Math.random() * 60);
+        await c.kill('SIGKILL');
+      }
+      const final = new Child('consumer.mjs', [file, mode, outs[mode], String(last)]);
+      expect((await final.exited).code, final.stderr).toBe(0);
+    }
+    const processed = fs.readFileSync(outs.position, 'utf8').trim().split('\n').map(Number);
+    expect(new Set(processed)).toEqual(new Set(range(1, last)));
+    for (let i = 1; i < processed.length; i++) expect(processed[i]).toBeLessThanOrEqual(processed[i - 1]! + 1);
+    const state = JSON.parse(fs.readFileSync(outs.atomic, 'utf8'));
+    expect(state.processed).toEqual(range(1, last));
+  }, 120_000);
+});
