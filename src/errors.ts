@@ -29,6 +29,8 @@ export const ErrorCode = {
   LOCK_TIMEOUT: 'LOCK_TIMEOUT',
   /** The operation was aborted through its AbortSignal. */
   ABORTED: 'ABORTED',
+  /** appendRecords: a record's seq is not above the journal's last seq. Nothing was written. */
+  SEQ_CONFLICT: 'SEQ_CONFLICT',
   /** Another compaction of this journal is running. */
   COMPACTING: 'COMPACTING',
   /** A follower's resume point was removed by compaction (retention). */

@@ -1,4 +1,4 @@
-export { Journal, type AppendReceipt, type Durability, type JournalOptions } from './journal.js';
+export { Journal, type AppendReceipt, type Durability, type JournalOptions, type KeptRecord } from './journal.js';
 export { readJournal, JournalReader, type JournalRecord, type ReadOptions } from './reader.js';
 export { verify, type VerifyOptions, type VerifyReport } from './verify.js';
 export { JournalError, ErrorCode, isJournalError } from './errors.js';

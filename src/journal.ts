@@ -44,6 +44,18 @@ export interface JournalOptions {
   lockTimeoutMs?: number;
   /** Create the journal if it does not exist. @default true */
   create?: boolean;
+  /**
+   * The id and creation time a journal created by this open gets, instead of new ones: for
+   * restoring a copy of another journal. Ignored when the journal exists.
+   */
+  identity?: { id: string; created: number };
+}
+
+/** A record that keeps the seq and timestamp it already has (see appendRecords). */
+export interface KeptRecord {
+  seq: number;
+  ts: number;
+  data: unknown;
 }
 
 export interface AppendReceipt {
@@ -60,6 +72,7 @@ interface ResolvedOptions {
   readonly maxPendingBytes: number;
   readonly lockTimeoutMs: number;
   readonly create: boolean;
+  readonly identity: { id: string; created: number } | undefined;
 }
 
 const MiB = 1024 * 1024;
@@ -82,7 +95,11 @@ function resolveOptions(o: JournalOptions = {}): ResolvedOptions {
     maxPendingBytes: positive('maxPendingBytes', o.maxPendingBytes ?? 64 * MiB),
     lockTimeoutMs: nonNegative('lockTimeoutMs', o.lockTimeoutMs ?? 30_000),
     create: o.create ?? true,
+    identity: o.identity,
   };
+  if (r.identity !== undefined && (typeof r.identity.id !== 'string' || r.identity.id === '' || !Number.isSafeInteger(r.identity.created))) {
+    throw new TypeError('identity must be { id: non-empty string, created: ms since the epoch }');
+  }
   if (r.maxPendingBytes < r.maxRecordBytes) throw new RangeError('maxPendingBytes must be at least maxRecordBytes');
   return r;
 }
@@ -100,6 +117,8 @@ function nonNegative(name: string, v: number): number {
 interface Entry {
   one: PendingRecord | null;
   many: PendingRecord[] | null;
+  /** appendRecords: the records carry their own seqs, and the entry is a batch of its own. */
+  kept: boolean;
   bytes: number;
   resolve: (r: AppendReceipt | AppendReceipt[]) => void;
   reject: (e: unknown) => void;
@@ -149,7 +168,7 @@ export class Journal {
     if (typeof path !== 'string' || path === '') throw new TypeError('path must be a non-empty string');
     const o = resolveOptions(options);
     await removeStaleTemps(path);
-    if (o.create && io.statSync(path) === null) await createJournalFile(path, newHeader());
+    if (o.create && io.statSync(path) === null) await createJournalFile(path, newHeader(o.identity));
     const { fd, header, headerEnd } = await openJournalFile(path, 'r+');
     const j = new Journal(path, o, fd, header, headerEnd);
     try {
@@ -195,7 +214,7 @@ export class Journal {
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.#submit(rec, null, recordSizeBound(rec.dataBytes)) as Promise<AppendReceipt>;
+    return this.#submit(rec, null, recordSizeBound(rec.dataBytes), false) as Promise<AppendReceipt>;
   }
 
   /**
@@ -222,7 +241,40 @@ export class Journal {
     if (bytes > this.#o.maxPendingBytes) {
       return Promise.reject(new JournalError(ErrorCode.RECORD_TOO_LARGE, `appendMany group of ${bytes} bytes exceeds maxPendingBytes (${this.#o.maxPendingBytes})`, { path: this.path }));
     }
-    return this.#submit(null, recs, bytes) as Promise<AppendReceipt[]>;
+    return this.#submit(null, recs, bytes, false) as Promise<AppendReceipt[]>;
+  }
+
+  /**
+   * For restoring and replicating: appends records that keep the seqs and timestamps they already
+   * have, as one all-or-nothing group. Seqs must rise, and the first must be above the journal's
+   * last seq when the group is written (SEQ_CONFLICT otherwise; nothing is written). Gaps are fine.
+   */
+  appendRecords(records: readonly KeptRecord[]): Promise<AppendReceipt[]> {
+    if (!Array.isArray(records)) return Promise.reject(new TypeError('appendRecords takes an array'));
+    const refused = this.#refusal();
+    if (refused !== null) return Promise.reject(refused);
+    if (records.length === 0) return Promise.resolve([]);
+    const recs: PendingRecord[] = new Array(records.length);
+    let bytes = 0;
+    let prev = 0;
+    try {
+      for (let i = 0; i < records.length; i++) {
+        const { seq, ts, data } = records[i]!;
+        if (!Number.isSafeInteger(seq) || seq <= prev) throw new RangeError(`appendRecords: seq at [${i}] must be a positive integer above the one before`);
+        if (!Number.isSafeInteger(ts) || ts < 0) throw new RangeError(`appendRecords: ts at [${i}] must be a non-negative integer`);
+        const r = this.#prepare(data, ts, i);
+        r.seq = seq;
+        recs[i] = r;
+        bytes += recordSizeBound(r.dataBytes);
+        prev = seq;
+      }
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (bytes > this.#o.maxPendingBytes) {
+      return Promise.reject(new JournalError(ErrorCode.RECORD_TOO_LARGE, `appendRecords group of ${bytes} bytes exceeds maxPendingBytes (${this.#o.maxPendingBytes})`, { path: this.path }));
+    }
+    return this.#submit(null, recs, bytes, true) as Promise<AppendReceipt[]>;
   }
 
   /**
@@ -291,9 +343,9 @@ export class Journal {
     return rec;
   }
 
-  #submit(one: PendingRecord | null, many: PendingRecord[] | null, bytes: number): Promise<AppendReceipt | AppendReceipt[]> {
+  #submit(one: PendingRecord | null, many: PendingRecord[] | null, bytes: number, kept: boolean): Promise<AppendReceipt | AppendReceipt[]> {
     const p = new Promise<AppendReceipt | AppendReceipt[]>((resolve, reject) => {
-      const e: Entry = { one, many, bytes, resolve, reject };
+      const e: Entry = { one, many, kept, bytes, resolve, reject };
       if (this.#blocked.length > 0 || (this.#queueBytes > 0 && this.#queueBytes + bytes > this.#o.maxPendingBytes)) {
         this.#blocked.push(e);
       } else {
@@ -326,7 +378,9 @@ export class Journal {
     const q = this.#queue;
     let n = 0;
     let bytes = 0;
-    while (n < q.length && (n === 0 || bytes + q[n]!.bytes <= this.#o.maxBatchBytes)) bytes += q[n++]!.bytes;
+    // A group that keeps its own seqs goes alone: the seqs of a batch are assigned in one place.
+    if (q[0]!.kept) bytes += q[n++]!.bytes;
+    else while (n < q.length && !q[n]!.kept && (n === 0 || bytes + q[n]!.bytes <= this.#o.maxBatchBytes)) bytes += q[n++]!.bytes;
     const batch = n === q.length ? q : q.slice(0, n);
     this.#queue = n === q.length ? [] : q.slice(n);
     this.#queueBytes -= bytes;
@@ -354,7 +408,11 @@ export class Journal {
     }
     try {
       await this.#catchUp();
-      firstSeq = this.#lastSeq + 1;
+      if (batch[0]!.kept && records[0]!.seq! <= this.#lastSeq) {
+        this.#lock.release();
+        return rejectAll(batch, new JournalError(ErrorCode.SEQ_CONFLICT, `${this.path}: appendRecords: seq ${records[0]!.seq} is not above the journal's last seq ${this.#lastSeq}`, { path: this.path }));
+      }
+      firstSeq = batch[0]!.kept ? records[0]!.seq! : this.#lastSeq + 1;
       const enc = encodeBatch(records, firstSeq, this.#synced);
       start = this.#end;
       killPoint('before-write');
@@ -363,7 +421,7 @@ export class Journal {
       offsets = enc.offsets;
       end = start + enc.bytes.length;
       this.#end = end;
-      this.#lastSeq = firstSeq + records.length - 1;
+      this.#lastSeq = records[records.length - 1]!.seq ?? firstSeq + records.length - 1;
     } catch (err) {
       this.#lock.release();
       return this.#fail(batch, err);
@@ -389,7 +447,7 @@ export class Journal {
         k++;
       } else {
         const receipts: AppendReceipt[] = new Array(e.many!.length);
-        for (let i = 0; i < receipts.length; i++, k++) receipts[i] = { seq: firstSeq + k, offset: start + offsets[k]! };
+        for (let i = 0; i < receipts.length; i++, k++) receipts[i] = { seq: e.many![i]!.seq ?? firstSeq + k, offset: start + offsets[k]! };
         e.resolve(receipts);
       }
     }

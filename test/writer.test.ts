@@ -179,3 +179,33 @@ describe('creation', () => {
     fs.closeSync(fd);
   });
 });
+
+describe('restoring: records that keep their seqs, journals that keep their identity', () => {
+  it('appendRecords keeps seqs (gaps allowed) and timestamps, and appends continue after them', async () => {
+    const file = tmpJournal();
+    const j = await Journal.open(file, { identity: { id: 'copy-of-42', created: 1700000000000 } });
+    expect(j.id).toBe('copy-of-42');
+    const r = await j.appendRecords([{ seq: 3, ts: 111, data: 'a' }, { seq: 7, ts: 222, data: { b: 1 } }]);
+    expect(r.map((x) => x.seq)).toEqual([3, 7]);
+    expect((await j.append('next')).seq).toBe(8);
+    await j.close();
+    expect((await readAll(file)).map((x) => [x.seq, x.ts, x.data])).toEqual([[3, 111, 'a'], [7, 222, { b: 1 }], [8, expect.any(Number), 'next']]);
+    expect(JSON.parse(fs.readFileSync(file, 'utf8').split('\n')[0]!.slice(9))).toMatchObject({ id: 'copy-of-42', created: 1700000000000 });
+    expect((await verify(file)).ok).toBe(true);
+  });
+
+  it('a seq not above the last one: SEQ_CONFLICT, nothing written, the journal usable', async () => {
+    const file = tmpJournal();
+    const j = await Journal.open(file);
+    await j.appendMany([1, 2, 3]);
+    const size = fs.statSync(file).size;
+    await expect(j.appendRecords([{ seq: 3, ts: 1, data: 'dup' }])).rejects.toMatchObject({ code: ErrorCode.SEQ_CONFLICT });
+    expect(fs.statSync(file).size).toBe(size);
+    await expect(j.appendRecords([{ seq: 9, ts: 1, data: 'x' }, { seq: 9, ts: 1, data: 'y' }])).rejects.toBeInstanceOf(RangeError);
+    await expect(j.appendRecords([{ seq: 10, ts: -1, data: 'x' }])).rejects.toBeInstanceOf(RangeError);
+    await expect(j.appendRecords([{ seq: 10, ts: 1, data: undefined }])).rejects.toMatchObject({ code: ErrorCode.INVALID_VALUE });
+    expect((await j.appendRecords([{ seq: 10, ts: 5, data: 'ok' }]))[0]!.seq).toBe(10);
+    expect((await j.append('after')).seq).toBe(11);
+    await j.close();
+  });
+});
