@@ -17,7 +17,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ErrorCode, JournalError, ioError } from './errors.js';
-import { encodeHeader, recommitLine, type Header } from './format.js';
+import { encodeBatch, encodeHeader, prepareRecord, recommitLine, type Header } from './format.js';
 import { openJournalFile, removeStaleTemps, tempName } from './file.js';
 import { dirOf, io } from './io.js';
 import { killPoint } from './killpoint.js';
@@ -26,7 +26,7 @@ import { abortError, FileLock } from './lock.js';
 import { DEFAULT_MAX_LINE, type JournalRecord } from './reader.js';
 import { consumersFloor } from './consumer.js';
 import { scanTail } from './recover.js';
-import { BatchScanner, type ScannedRecord } from './scan.js';
+import { BatchScanner, type Damage, type ScannedRecord, type TornTail } from './scan.js';
 
 export interface CompactOptions {
   /** Drop the records for which this returns false. */
@@ -95,15 +95,26 @@ const CATCH_UP_ROUNDS = 4;
  * writers, readers and followers go on. Only one compaction of a journal runs at a time.
  */
 export async function compact(file: string, opts: CompactOptions = {}): Promise<CompactResult> {
-  if (typeof file !== 'string' || file === '') throw new TypeError('path must be a non-empty string');
   if (opts.beforeSeq !== undefined && !(Number.isSafeInteger(opts.beforeSeq) && opts.beforeSeq >= 1)) {
     throw new RangeError('beforeSeq must be a positive integer');
   }
+  const { result } = await rewrite(file, opts, false);
+  return result;
+}
+
+/**
+ * The rewrite behind compact() and repair(). With `salvage`, damage before durable data does not
+ * stop it: the damaged lines are left out and reported, and the intact records around them kept.
+ */
+export async function rewrite(file: string, opts: CompactOptions, salvage: boolean): Promise<{ result: CompactResult; dropped: Damage[]; tornTail: TornTail | null }> {
+  if (typeof file !== 'string' || file === '') throw new TypeError('path must be a non-empty string');
   const t0 = performance.now();
   const release = await takeCompactionLock(file, opts);
   try {
     await removeStaleTemps(file);
-    return await new Compaction(file, opts).run(t0);
+    const c = new Compaction(file, opts, salvage);
+    const result = await c.run(t0);
+    return { result, dropped: c.dropped, tornTail: c.tornTail };
   } finally {
     await release();
   }
@@ -131,16 +142,24 @@ class Compaction {
   #latest: Map<string, number> | null = null;
   /** With retainForConsumers: the lowest seq a consumer still needs. */
   #floor = Number.POSITIVE_INFINITY;
+  readonly #salvage: boolean;
+  #headerEnd = 0;
+  /** With salvage: the damaged lines left out. */
+  readonly dropped: Damage[] = [];
+  /** The torn tail the rewrite did not carry over, if any. */
+  tornTail: TornTail | null = null;
 
-  constructor(file: string, opts: CompactOptions) {
+  constructor(file: string, opts: CompactOptions, salvage: boolean) {
     this.#file = file;
     this.#o = opts;
+    this.#salvage = salvage;
     this.#lockTimeout = opts.lockTimeoutMs ?? 30_000;
     this.#tmp = tempName(file, 'compact');
   }
 
   async run(t0: number): Promise<CompactResult> {
     const { fd, header, headerEnd } = await openJournalFile(this.#file, 'r');
+    this.#headerEnd = headerEnd;
     const oldLock = new FileLock(fd, this.#file);
     let renamed = false;
     try {
@@ -150,7 +169,11 @@ class Compaction {
       let snap;
       try {
         const size = io.fstatSync(fd).size;
-        snap = { size, ...(await scanTail(fd, this.#file, headerEnd, size, DEFAULT_MAX_LINE)) };
+        snap = { size, ...(await scanTail(fd, this.#file, headerEnd, size, DEFAULT_MAX_LINE).catch((err) => {
+          // A salvage reads the whole file anyway, so damage that keeps the tail from being found is no obstacle.
+          if (this.#salvage && err instanceof JournalError && err.code === ErrorCode.CORRUPT) return { end: size, lastSeq: 0 };
+          throw err;
+        })) };
       } finally {
         oldLock.release();
       }
@@ -242,10 +265,17 @@ class Compaction {
    */
   async #copy(fd: number, from: number, to: number, prevSeq: number, phase: CompactProgress['phase'], verbatim: boolean) {
     const o = this.#o;
-    const parse = !verbatim && (o.keep !== undefined || o.key !== undefined);
+    const parse = this.#salvage || (!verbatim && (o.keep !== undefined || o.key !== undefined));
     const done = await this.#scan(fd, from, to, prevSeq, phase, parse, (recs, batchEnd, view) => {
       const endOf = (i: number) => (i + 1 < recs.length ? recs[i + 1]!.offset : batchEnd);
       this.#recordsBefore += recs.length;
+      if (this.#salvage) {
+        // Damaged lines may lie between these records, so they are encoded anew, not copied.
+        this.#emit(encodeBatch(recs.map((r) => Object.assign(prepareRecord(r.data, r.ts), { seq: r.seq })), 0, this.#batchStart).bytes);
+        this.#recordsAfter += recs.length;
+        this.#batchStart = this.#outPos;
+        return;
+      }
       let kept = 0;
       let last = -1;
       let runStart = -1;
@@ -299,7 +329,8 @@ class Compaction {
     let feeder: LineFeeder | null = null;
     const view = (start: number, end: number) => feeder!.view(start, end);
     const scanner = new BatchScanner(from, {
-      path: this.#file, prevSeq, onCorrupt: 'throw', collect: true,
+      path: this.#file, prevSeq, onCorrupt: this.#salvage ? 'report' : 'throw', collect: true,
+      firstLine: from === this.#headerEnd ? 2 : null,
       onBatch: (records, end) => each(records, end, view),
     });
     feeder = new LineFeeder(fd, from, CHUNK, DEFAULT_MAX_LINE, !parse, () => scanner.committedEnd);
@@ -314,7 +345,8 @@ class Compaction {
       throw ioError('cannot read', this.#file, err);
     }
     // A torn tail in the input is not carried over: the copy ends at the last committed batch.
-    scanner.finish(to);
+    this.tornTail = scanner.finish(to);
+    for (const d of scanner.corrupt) this.dropped.push(d);
     return { end: scanner.committedEnd, lastSeq: scanner.lastSeq };
   }
 

@@ -26,6 +26,10 @@ export async function readHeader(fd: number, file: string): Promise<HeaderInfo> 
     try {
       n = await io.read(fd, buf, have, buf.length - have, have);
     } catch (err) {
+      // A directory opens read-only on Linux, and only fails when read.
+      if ((err as NodeJS.ErrnoException).code === 'EISDIR') {
+        throw new JournalError(ErrorCode.NOT_A_JOURNAL, `${file} is a directory, not a journal`, { path: file, cause: err });
+      }
       throw ioError('cannot read', file, err);
     }
     const lf = buf.subarray(0, have + n).indexOf(0x0a, have);

@@ -7,3 +7,4 @@ export type { Damage, TornTail } from './scan.js';
 export { compact, isTombstone, type CompactOptions, type CompactProgress, type CompactResult } from './compact.js';
 export { follow, Follower, type FollowOptions } from './follow.js';
 export { Consumer, listConsumers, consumersFloor, type ConsumerInfo, type ConsumerPosition } from './consumer.js';
+export { repair, type RepairResult } from './repair.js';

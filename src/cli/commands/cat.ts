@@ -1,0 +1,51 @@
+/** journal cat <file> [--from-seq N] [--follow] [--data]: records as JSON lines, for jq and friends. */
+import { follow } from '../../follow.js';
+import { readJournal } from '../../reader.js';
+import { intOption, onePath, report, type Command } from '../command.js';
+import { Exit, Out } from '../term.js';
+
+export const catCommand: Command = {
+  name: 'cat',
+  summary: 'print records as JSON lines (pipe to jq); --follow keeps printing new ones',
+  help: `Usage: journal cat <file> [--from-seq N] [--follow] [--data]
+
+Prints each committed record as one line of JSON, {"seq":N,"ts":MS,"data":...}, in seq order.
+A torn tail ends the output quietly; damage before durable data is an error (exit 2).
+
+Options:
+  --from-seq N   start at the first record with seq >= N (found by bisection, not by scanning)
+  -f, --follow   after the last record, wait for new ones and print them as they are appended,
+                 until interrupted (Ctrl-C or a closed pipe ends it with exit 0)
+  --data         print only each record's data
+
+Exit codes: 0 done (or interrupted); 2 damage before the end; 3 could not read; 64 usage error.`,
+  options: { 'from-seq': { type: 'string' }, follow: { type: 'boolean', short: 'f' }, data: { type: 'boolean' } },
+  async run(values, positionals) {
+    const file = onePath(positionals);
+    const fromSeq = intOption(values, 'from-seq');
+    const dataOnly = values.data === true;
+    const out = new Out();
+    const ac = new AbortController();
+    const stop = () => ac.abort();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    process.stdout.once('close', stop);
+    const records = values.follow === true ? follow(file, { fromSeq, signal: ac.signal }) : readJournal(file, { fromSeq, signal: ac.signal });
+    try {
+      for await (const r of records) {
+        await out.line(dataOnly ? JSON.stringify(r.data) : JSON.stringify({ seq: r.seq, ts: r.ts, data: r.data }));
+        if (out.closed) break;
+        // While following, print each record as it comes instead of waiting for 64 KiB.
+        if (values.follow === true) await out.flush();
+      }
+      await out.flush();
+      return Exit.OK;
+    } catch (err) {
+      await out.flush();
+      return report(err);
+    } finally {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+    }
+  },
+};

@@ -1,0 +1,43 @@
+/** journal repair <file>: rewrite without the damaged lines, keeping a .broken copy. */
+import { repair } from '../../repair.js';
+import { onePath, report, type Command } from '../command.js';
+import { bytes, count, Exit, Progress, yellow } from '../term.js';
+
+export const repairCommand: Command = {
+  name: 'repair',
+  summary: 'rewrite a damaged journal without its damaged lines (keeps a .broken copy)',
+  help: `Usage: journal repair <file> [--json]
+
+The explicit fix for damage before durable data, never run implicitly. Copies the journal to
+<file>.broken (or .broken.1, .2 ...), then rewrites it by write-replace without the damaged lines
+and without a torn tail, keeping every intact record with its seq, and prints what was dropped.
+Safe while writers and readers run.
+
+Options:
+  --json   print one JSON report on stdout
+
+Exit codes: 0 repaired (or nothing to repair); 3 could not repair; 64 usage error.`,
+  options: { json: { type: 'boolean' } },
+  async run(values, positionals) {
+    const file = onePath(positionals);
+    const bar = new Progress(`repairing ${file}`, values.json !== true);
+    let r;
+    try {
+      r = await repair(file, { onProgress: (p) => bar.update(p.bytesRead, p.bytesTotal) });
+    } catch (err) {
+      return report(err);
+    } finally {
+      bar.finish();
+    }
+    if (values.json === true) {
+      process.stdout.write(`${JSON.stringify({ file, ...r })}\n`);
+      return Exit.OK;
+    }
+    const o = process.stdout;
+    o.write(`${file}: kept ${count(r.recordsKept)} records, ${bytes(r.bytesBefore)} -> ${bytes(r.bytesAfter)}; the journal as it was is in ${r.brokenCopy}\n`);
+    for (const d of r.dropped) o.write(`  ${yellow(o, 'dropped')} line ${d.line === null ? '?' : count(d.line)}, offset ${count(d.offset)}: ${d.reason}\n`);
+    if (r.tornTail !== null) o.write(`  ${yellow(o, 'dropped')} torn tail: ${count(r.tornTail.bytes)} bytes at offset ${count(r.tornTail.offset)}\n`);
+    if (r.dropped.length === 0 && r.tornTail === null) o.write('  nothing was damaged\n');
+    return Exit.OK;
+  },
+};

@@ -1,0 +1,61 @@
+#!/usr/bin/env node
+/**
+ * The `journal` command: verify, repair, cat, append, compact, consumers, stats. Arguments are
+ * parsed with node:util parseArgs; every failure is one line on stderr and a documented exit code.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { appendCommand } from './commands/append.js';
+import { catCommand } from './commands/cat.js';
+import { compactCommand } from './commands/compact.js';
+import { consumersCommand } from './commands/consumers.js';
+import { repairCommand } from './commands/repair.js';
+import { statsCommand } from './commands/stats.js';
+import { verifyCommand } from './commands/verify.js';
+import { report, type Command } from './command.js';
+import { Exit, red, UsageError } from './term.js';
+
+const commands: Command[] = [verifyCommand, repairCommand, catCommand, appendCommand, compactCommand, consumersCommand, statsCommand];
+
+function usage(): string {
+  const width = Math.max(...commands.map((c) => c.name.length));
+  return `Usage: journal <command> [options]
+
+Commands:
+${commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}
+
+journal <command> --help shows a command's options and exit codes. Documentation: docs/cli.md.
+`;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    (name === undefined ? process.stderr : process.stdout).write(usage());
+    return name === undefined ? Exit.USAGE : Exit.OK;
+  }
+  if (name === '--version' || name === '-v') {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    process.stdout.write(`${pkg.version}\n`);
+    return Exit.OK;
+  }
+  const cmd = commands.find((c) => c.name === name);
+  try {
+    if (cmd === undefined) throw new UsageError(`unknown command ${JSON.stringify(name)}`);
+    const { values, positionals } = parseArgs({ args: rest, options: { ...cmd.options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+    if (values.help === true) {
+      process.stdout.write(`${cmd.help}\n`);
+      return Exit.OK;
+    }
+    return await cmd.run(values, positionals);
+  } catch (err) {
+    const parseError = (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true;
+    if (err instanceof UsageError || parseError) {
+      process.stderr.write(`${red(process.stderr, 'journal:')} ${(err as Error).message}\n${cmd === undefined ? usage() : `${cmd.help.split('\n')[0]}\nRun journal ${cmd.name} --help for more.\n`}`);
+      return Exit.USAGE;
+    }
+    return report(err);
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

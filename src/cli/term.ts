@@ -1,0 +1,121 @@
+/**
+ * What the command prints and how: colour only on a terminal and never with NO_COLOR, a progress
+ * bar on stderr only when stderr is a terminal, numbers people can read, and writes to stdout that
+ * respect backpressure and end quietly when the reader goes away (`journal cat | head`).
+ */
+import { once } from 'node:events';
+
+/** Exit codes: stable, documented in docs/cli.md. */
+export const Exit = {
+  OK: 0,
+  /** verify: only a torn tail (normal after a crash). */
+  TORN: 1,
+  /** verify, cat: damage before the end. */
+  DAMAGED: 2,
+  /** Could not do it: missing file, not a journal, I/O error, lock timeout ... */
+  FAILED: 3,
+  /** Bad usage: unknown command or option, missing argument. */
+  USAGE: 64,
+  /** append: a line of input is not valid JSON, or cannot be stored. */
+  DATA: 65,
+} as const;
+
+export class UsageError extends Error {}
+
+const useColor = (stream: NodeJS.WriteStream) => stream.isTTY === true && !('NO_COLOR' in process.env);
+const paint = (code: string) => (stream: NodeJS.WriteStream, s: string) => (useColor(stream) ? `\x1b[${code}m${s}\x1b[0m` : s);
+export const red = paint('31');
+export const yellow = paint('33');
+export const green = paint('32');
+export const bold = paint('1');
+export const dim = paint('2');
+
+export const count = (n: number): string => n.toLocaleString('en-US');
+
+export function bytes(n: number): string {
+  if (n < 1000) return `${n} B`;
+  const units = ['kB', 'MB', 'GB', 'TB'];
+  let v = n;
+  let u = -1;
+  while (v >= 1000 && u < units.length - 1) {
+    v /= 1000;
+    u++;
+  }
+  return `${v < 10 ? v.toFixed(1) : v.toFixed(0)} ${units[u]}`;
+}
+
+/** A one-line progress bar with rate and ETA, redrawn at most ten times a second, on stderr only if it is a terminal. */
+export class Progress {
+  readonly #label: string;
+  readonly #on: boolean;
+  readonly #t0 = performance.now();
+  #last = -1;
+
+  constructor(label: string, enabled: boolean) {
+    this.#label = label;
+    this.#on = enabled && process.stderr.isTTY === true;
+  }
+
+  update(done: number, total: number): void {
+    if (!this.#on) return;
+    const now = performance.now();
+    if (this.#last >= 0 && now - this.#last < 100) return;
+    this.#last = now;
+    const secs = (now - this.#t0) / 1000;
+    const rate = secs > 0 ? done / secs : 0;
+    const pct = total > 0 ? Math.min(100, Math.floor((done / total) * 100)) : 100;
+    const width = 24;
+    const fill = Math.round((pct / 100) * width);
+    const eta = rate > 0 ? Math.max(0, (total - done) / rate) : 0;
+    const bar = `[${'#'.repeat(fill)}${'.'.repeat(width - fill)}]`;
+    process.stderr.write(`\r${this.#label} ${bar} ${String(pct).padStart(3)}% ${bytes(done)}/${bytes(total)} ${bytes(rate)}/s ETA ${eta.toFixed(0)}s\x1b[K`);
+  }
+
+  finish(): void {
+    if (this.#on && this.#last >= 0) process.stderr.write('\r\x1b[K');
+  }
+}
+
+/**
+ * Buffered stdout that waits for 'drain' instead of buffering without bound. When the reader
+ * has gone away (EPIPE), `closed` turns true and writes are dropped: the caller stops and exits 0.
+ */
+export class Out {
+  #buf = '';
+  closed = false;
+
+  constructor() {
+    process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') this.closed = true;
+      else throw err;
+    });
+  }
+
+  async line(s: string): Promise<void> {
+    this.#buf += `${s}\n`;
+    if (this.#buf.length >= 64 * 1024) await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    if (this.#buf === '' || this.closed) return;
+    const chunk = this.#buf;
+    this.#buf = '';
+    let more: boolean;
+    try {
+      more = process.stdout.write(chunk);
+    } catch (err) {
+      // Writes to a pipe are synchronous on Linux: a closed pipe can throw here instead of emitting.
+      if ((err as NodeJS.ErrnoException).code !== 'EPIPE') throw err;
+      this.closed = true;
+      return;
+    }
+    if (more) return;
+    try {
+      await Promise.race([once(process.stdout, 'drain'), once(process.stdout, 'close')]);
+    } catch (err) {
+      // once() rejects when the stream emits 'error' while waiting, as it does for a closed pipe.
+      if ((err as NodeJS.ErrnoException).code !== 'EPIPE') throw err;
+      this.closed = true;
+    }
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * repair(): the explicit, loud fix for damage before durable data. It keeps a copy of the journal
+ * as it was (`<journal>.broken`, or .broken.1, .2 ... if that exists), then rewrites the journal
+ * without the damaged lines by write-replace, keeping every intact record with its seq, and says
+ * what it dropped. Never run implicitly: readers report damage, they do not repair it.
+ */
+import fs from 'node:fs';
+import { ioError } from './errors.js';
+import { rewrite, type CompactOptions } from './compact.js';
+import { dirOf, io } from './io.js';
+import type { Damage, TornTail } from './scan.js';
+
+export interface RepairResult {
+  /** The copy of the journal as it was. */
+  brokenCopy: string;
+  /** The damaged lines left out (offsets and lines in the copy). */
+  dropped: Damage[];
+  /** The torn tail left out, if any. */
+  tornTail: TornTail | null;
+  recordsKept: number;
+  bytesBefore: number;
+  bytesAfter: number;
+}
+
+export async function repair(file: string, opts: Pick<CompactOptions, 'signal' | 'onProgress' | 'lockTimeoutMs'> = {}): Promise<RepairResult> {
+  if (typeof file !== 'string' || file === '') throw new TypeError('path must be a non-empty string');
+  const brokenCopy = await keepCopy(file);
+  const { result, dropped, tornTail } = await rewrite(file, { ...opts, wait: true }, true);
+  return { brokenCopy, dropped, tornTail, recordsKept: result.recordsAfter, bytesBefore: result.bytesBefore, bytesAfter: result.bytesAfter };
+}
+
+/** Copies the journal to the first free `.broken` name and makes the copy durable. */
+async function keepCopy(file: string): Promise<string> {
+  for (let n = 0; ; n++) {
+    const target = n === 0 ? `${file}.broken` : `${file}.broken.${n}`;
+    try {
+      await fs.promises.copyFile(file, target, fs.constants.COPYFILE_EXCL);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') continue;
+      throw ioError('cannot keep a copy of', file, err);
+    }
+    const fd = await io.open(target, fs.constants.O_RDONLY);
+    try {
+      await io.fsync(fd);
+    } finally {
+      await io.close(fd);
+    }
+    await io.fsyncDir(dirOf(file));
+    return target;
+  }
+}

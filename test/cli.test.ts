@@ -1,0 +1,312 @@
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Consumer, Journal, verify } from '../src/index.js';
+import { flipByte, readAll, tmpDir, tmpJournal } from './helpers.js';
+
+const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+const BIN = path.join(ROOT, 'dist/cli/main.js');
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the built `journal` binary. */
+function journal(args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv; uid?: number } = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    const c = spawn(process.execPath, [BIN, ...args], {
+      env: { ...process.env, NO_COLOR: '1', ...opts.env },
+      ...(opts.uid !== undefined ? { uid: opts.uid, gid: opts.uid } : {}),
+    });
+    let stdout = '';
+    let stderr = '';
+    c.stdout.on('data', (d) => (stdout += d));
+    c.stderr.on('data', (d) => (stderr += d));
+    c.stdin.end(opts.input ?? '');
+    c.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+async function journalOf(n: number, file = tmpJournal()): Promise<{ file: string; offsets: number[] }> {
+  const j = await Journal.open(file);
+  const offsets: number[] = [];
+  for (let i = 1; i <= n; i++) offsets.push((await j.append({ n: i, text: `record ${i}` })).offset);
+  await j.close();
+  return { file, offsets };
+}
+
+describe('journal verify', () => {
+  it('a clean journal: exit 0, a summary on stdout, nothing on stderr', async () => {
+    const { file } = await journalOf(25);
+    const r = await journal(['verify', file]);
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    expect(r.stdout).toContain(`${file}: ok`);
+    expect(r.stdout).toContain('25 records, seq 1..25');
+  });
+
+  it('a torn tail: exit 1 and where it is; --fix cuts exactly it and exits 0, keeping every record', async () => {
+    const { file } = await journalOf(10);
+    const size = fs.statSync(file).size;
+    const torn = '00000000 {"seq":11,"ts":1,"da';
+    fs.appendFileSync(file, torn);
+    const r = await journal(['verify', file]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain(`torn tail: ${torn.length} bytes at offset ${size.toLocaleString('en-US')}`);
+    const fixed = await journal(['verify', file, '--fix']);
+    expect(fixed.code).toBe(0);
+    expect(fixed.stdout).toContain(`cut a torn tail of ${torn.length} bytes at offset ${size.toLocaleString('en-US')}`);
+    expect(fs.statSync(file).size).toBe(size);
+    expect((await readAll(file)).length).toBe(10);
+    expect((await verify(file)).ok).toBe(true);
+  });
+
+  it('zeros after the last batch are a torn tail too', async () => {
+    const { file } = await journalOf(3);
+    fs.appendFileSync(file, Buffer.alloc(4096));
+    const r = await journal(['verify', file, '--json']);
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout)).toMatchObject({ status: 'torn-tail', records: 3, tornTail: { bytes: 4096 } });
+  });
+
+  it('a flipped byte in the middle: exit 2, the line and offset named; --json has the same report', async () => {
+    const { file, offsets } = await journalOf(30);
+    flipByte(file, offsets[14]! + 20);
+    const r = await journal(['verify', file]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toContain(`damaged line 16, offset ${offsets[14]!.toLocaleString('en-US')}: checksum mismatch`);
+    expect(r.stdout).toContain('journal repair');
+    const j = await journal(['verify', file, '--json']);
+    expect(j.code).toBe(2);
+    expect(j.stderr).toBe('');
+    const rep = JSON.parse(j.stdout);
+    expect(rep).toMatchObject({ status: 'damaged', records: 29, firstSeq: 1, lastSeq: 30, tornTail: null, corrupt: [{ offset: offsets[14], line: 16, reason: 'checksum mismatch' }] });
+    expect(rep.header).toMatchObject({ format: 'jsonl-journal', version: 1 });
+    // --fix does not touch damage before the end.
+    const before = fs.readFileSync(file);
+    expect((await journal(['verify', file, '--fix'])).code).toBe(2);
+    expect(fs.readFileSync(file).equals(before)).toBe(true);
+  });
+
+  const unreadable: Array<[string, (dir: string) => string, RegExp]> = [
+    ['a missing file', (d) => path.join(d, 'nope.jsonl'), /does not exist/],
+    ['an empty file', (d) => (fs.writeFileSync(path.join(d, 'e.jsonl'), ''), path.join(d, 'e.jsonl')), /not a jsonl-journal file \(empty file\)/],
+    ['not a journal', (d) => (fs.writeFileSync(path.join(d, 'n.txt'), 'hello\nworld\n'), path.join(d, 'n.txt')), /not a jsonl-journal file/],
+    ['a directory', (d) => d, /is a directory/],
+  ];
+
+  it.each(unreadable)('%s: exit 3 with one line on stderr; --json reports the error on stdout', async (_what, make, message) => {
+    const target = make(tmpDir());
+    const r = await journal(['verify', target]);
+    expect(r.code).toBe(3);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    const j = await journal(['verify', target, '--json']);
+    expect(j.code).toBe(3);
+    expect(JSON.parse(j.stdout)).toMatchObject({ status: 'error', error: { message: expect.stringMatching(message) } });
+  });
+
+  it('a missing header (the first line cut away): exit 3, not a pile of damaged lines', async () => {
+    const { file } = await journalOf(5);
+    const b = fs.readFileSync(file);
+    fs.writeFileSync(file, b.subarray(b.indexOf(0x0a) + 1));
+    const r = await journal(['verify', file]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/not a jsonl-journal file/);
+  });
+
+  it('a file without read permission: exit 3, EACCES named', async () => {
+    const dir = tmpDir();
+    fs.chmodSync(dir, 0o755);
+    const { file } = await journalOf(2, path.join(dir, 'secret.jsonl'));
+    fs.chmodSync(file, 0o000);
+    // Root reads anything: run as nobody then.
+    const r = await journal(['verify', file], process.getuid?.() === 0 ? { uid: 65534 } : {});
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/EACCES/);
+  });
+
+  it('usage errors: exit 64 with the usage', async () => {
+    expect((await journal([])).code).toBe(64);
+    const unknown = await journal(['frobnicate']);
+    expect(unknown.code).toBe(64);
+    expect(unknown.stderr).toContain('unknown command "frobnicate"');
+    const bad = await journal(['verify', '--nope', 'x']);
+    expect(bad.code).toBe(64);
+    expect(bad.stderr).toMatch(/Unknown option '--nope'/);
+    expect((await journal(['verify'])).stderr).toContain('missing <file>');
+    expect((await journal(['cat', 'x', '--from-seq', 'abc'])).code).toBe(64);
+    const help = await journal(['verify', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('Exit codes: 0 clean; 1 only a torn tail; 2 damage before the end');
+  });
+
+  it('shows a progress bar under a terminal, and none in a pipe or with --json', async () => {
+    const file = tmpJournal();
+    const j = await Journal.open(file, { durability: 'unsafe-nosync' });
+    for (let b = 0; b < 30; b++) await j.appendMany(Array.from({ length: 5000 }, (_, i) => ({ b, i, pad: 'p'.repeat(100) })));
+    await j.close();
+    const inTerminal = (args: string) => spawnSync('script', ['-qfec', `${process.execPath} ${BIN} ${args}`, '/dev/null'], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } }).stdout;
+    const tty = inTerminal(`verify ${file}`);
+    expect(tty).toMatch(/verifying .* \[[#.]+\] +\d+% /);
+    expect(tty).toContain(`${file}: ok`);
+    expect(inTerminal(`verify ${file} --json`)).not.toMatch(/verifying/);
+    const piped = await journal(['verify', file]);
+    expect(piped.stderr).toBe('');
+    expect(piped.stdout).not.toMatch(/verifying/);
+  });
+
+  it('colours only on a terminal, and not with NO_COLOR', async () => {
+    const { file } = await journalOf(2);
+    const inTerminal = (env: NodeJS.ProcessEnv) => spawnSync('script', ['-qfec', `${process.execPath} ${BIN} verify ${file}`, '/dev/null'], { encoding: 'utf8', env }).stdout;
+    const withColour = { ...process.env };
+    delete withColour.NO_COLOR;
+    const colour = /\x1b\[\d+m/;
+    expect(inTerminal(withColour)).toContain('\x1b[32mok');
+    expect(inTerminal({ ...process.env, NO_COLOR: '1' })).not.toMatch(colour);
+    expect((await journal(['verify', file], { env: withColour })).stdout).not.toMatch(colour);
+  });
+});
+
+describe('journal repair', () => {
+  it('keeps a .broken copy, drops the damaged lines and the torn tail, keeps every intact record', async () => {
+    const { file, offsets } = await journalOf(40);
+    flipByte(file, offsets[9]! + 15);
+    flipByte(file, offsets[29]! + 15);
+    fs.appendFileSync(file, 'a torn tail');
+    const original = fs.readFileSync(file);
+    const r = await journal(['repair', file]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`the journal as it was is in ${file}.broken`);
+    expect(r.stdout).toContain(`dropped line 11, offset ${offsets[9]!.toLocaleString('en-US')}: checksum mismatch`);
+    expect(r.stdout).toContain(`dropped line 31, offset ${offsets[29]!.toLocaleString('en-US')}: checksum mismatch`);
+    expect(r.stdout).toContain('dropped torn tail: 11 bytes');
+    expect(fs.readFileSync(`${file}.broken`).equals(original)).toBe(true);
+    expect((await verify(file)).ok).toBe(true);
+    expect((await readAll(file)).map((x) => x.seq)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1).filter((s) => s !== 10 && s !== 30));
+    const again = await journal(['repair', file, '--json']);
+    expect(JSON.parse(again.stdout)).toMatchObject({ dropped: [], tornTail: null, recordsKept: 38, brokenCopy: `${file}.broken.1` });
+  });
+});
+
+describe('journal cat', () => {
+  it('prints records as JSON lines; --data only the data; --from-seq seeks', async () => {
+    const { file } = await journalOf(5);
+    const r = await journal(['cat', file]);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.seq)).toEqual([1, 2, 3, 4, 5]);
+    expect(lines[0]).toEqual({ seq: 1, ts: expect.any(Number), data: { n: 1, text: 'record 1' } });
+    expect((await journal(['cat', file, '--data'])).stdout.trim().split('\n')[4]).toBe('{"n":5,"text":"record 5"}');
+    expect((await journal(['cat', file, '--from-seq', '4'])).stdout.trim().split('\n').map((l) => JSON.parse(l).seq)).toEqual([4, 5]);
+  });
+
+  it('damage in the middle: the records before it, then exit 2 with the offset', async () => {
+    const { file, offsets } = await journalOf(10);
+    flipByte(file, offsets[5]! + 12);
+    const r = await journal(['cat', file]);
+    expect(r.code).toBe(2);
+    expect(r.stdout.trim().split('\n')).toHaveLength(5);
+    expect(r.stderr).toContain(`offset ${offsets[5]}`);
+  });
+
+  it('cat -f | head -3 ends promptly and quietly', async () => {
+    const { file } = await journalOf(10);
+    const t0 = Date.now();
+    const r = spawnSync('sh', ['-c', `${process.execPath} ${BIN} cat -f ${file} | head -3; echo "status \${PIPESTATUS:-done}"`], { encoding: 'utf8', timeout: 10_000 });
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(r.stdout.split('\n').slice(0, 3).map((l) => JSON.parse(l).seq)).toEqual([1, 2, 3]);
+    expect(r.stderr).toBe('');
+    // The writer side sees the pipe close: it must exit 0 and print nothing (bash reports its status).
+    const b = spawnSync('bash', ['-c', `${process.execPath} ${BIN} cat -f ${file} | head -3 >/dev/null; echo "\${PIPESTATUS[0]}"`], { encoding: 'utf8', timeout: 10_000 });
+    expect(b.stdout.trim()).toBe('0');
+    expect(b.stderr).toBe('');
+  });
+
+  it('cat --follow prints records appended later, and exits 0 on SIGINT', async () => {
+    const { file } = await journalOf(2);
+    const c = spawn(process.execPath, [BIN, 'cat', '--follow', file], { env: { ...process.env, NO_COLOR: '1' } });
+    let out = '';
+    c.stdout.on('data', (d) => (out += d));
+    const until = async (n: number) => {
+      const t0 = Date.now();
+      while (out.trim().split('\n').filter(Boolean).length < n) {
+        if (Date.now() - t0 > 10_000) throw new Error(`only ${out}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    await until(2);
+    const j = await Journal.open(file);
+    await j.append('later');
+    await j.close();
+    await until(3);
+    expect(JSON.parse(out.trim().split('\n')[2]!).data).toBe('later');
+    c.kill('SIGINT');
+    const code = await new Promise((r) => c.on('exit', r));
+    expect(code).toBe(0);
+  });
+});
+
+describe('journal append', () => {
+  it('appends one record per line, creating the journal', async () => {
+    const file = tmpJournal();
+    const r = await journal(['append', file], { input: '{"a":1}\n\n[1,2]\n"s"\n' });
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    expect(r.stdout.trim()).toBe('appended 3 records, seq 1..3');
+    expect((await readAll(file)).map((x) => x.data)).toEqual([{ a: 1 }, [1, 2], 's']);
+  });
+
+  it('an invalid line: exit 65 naming it; the lines before it are appended, none after', async () => {
+    const file = tmpJournal();
+    const r = await journal(['append', file], { input: '{"a":1}\n{"b":2}\n{nope\n{"c":3}\n' });
+    expect(r.code).toBe(65);
+    expect(r.stderr).toMatch(/stdin line 3: not valid JSON/);
+    expect(r.stdout.trim()).toBe('appended 2 records, seq 1..2');
+    expect((await readAll(file)).map((x) => x.data)).toEqual([{ a: 1 }, { b: 2 }]);
+  });
+
+  it('--atomic: all or nothing', async () => {
+    const file = tmpJournal();
+    const bad = await journal(['append', file, '--atomic'], { input: '{"a":1}\n{"b":2}\n{nope\n' });
+    expect(bad.code).toBe(65);
+    expect(bad.stdout).toContain('--atomic: nothing appended');
+    expect(await readAll(file)).toEqual([]);
+    const good = await journal(['append', file, '--atomic'], { input: '{"a":1}\n{"b":2}\n' });
+    expect(good.code).toBe(0);
+    expect((await readAll(file)).length).toBe(2);
+  });
+});
+
+describe('journal compact, consumers, stats', () => {
+  it('compact --key keeps the latest per key; --before-seq is retention; the result is printed', async () => {
+    const file = tmpJournal();
+    await journal(['append', file], { input: ['{"user":{"id":1},"v":1}', '{"user":{"id":2},"v":1}', '{"user":{"id":1},"v":2}', '{"other":true}'].join('\n') });
+    const r = await journal(['compact', file, '--key', 'user.id']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/4 -> 3 records/);
+    expect((await readAll(file)).map((x) => x.seq)).toEqual([2, 3, 4]);
+    const j = await journal(['compact', file, '--before-seq', '4', '--json']);
+    expect(JSON.parse(j.stdout)).toMatchObject({ recordsBefore: 3, recordsAfter: 1, generation: 2 });
+  });
+
+  it('consumers lists positions and lag; stats shows the header and counts', async () => {
+    const { file } = await journalOf(12);
+    expect((await journal(['consumers', file])).stdout).toContain('no consumers');
+    const c = await Consumer.open(file, 'mailer');
+    const it = c.records();
+    for (let i = 0; i < 4; i++) await it.next();
+    await c.commit(4);
+    await it.return();
+    const list = await journal(['consumers', file]);
+    expect(list.stdout).toMatch(/NAME\s+SEQ\s+LAG\s+COMMITTED AT/);
+    expect(list.stdout).toMatch(/mailer\s+4\s+8\s/);
+    expect(JSON.parse((await journal(['consumers', file, '--json'])).stdout)).toEqual([expect.objectContaining({ name: 'mailer', seq: 4, lag: 8 })]);
+    const stats = JSON.parse((await journal(['stats', file, '--json'])).stdout);
+    expect(stats).toMatchObject({ records: 12, firstSeq: 1, lastSeq: 12, generation: 0, bytes: fs.statSync(file).size, lastAppend: expect.any(String) });
+    const human = await journal(['stats', file]);
+    expect(human.stdout).toContain('records     12');
+  });
+});
