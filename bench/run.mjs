@@ -9,6 +9,7 @@ const SECTIONS = {
   multiprocess: () => import('./multiprocess.mjs'),
   compact: () => import('./compact.mjs'),
   follow: () => import('./follow.mjs'),
+  cli: () => import('./cli.mjs'),
 };
 
 const args = parseArgs(process.argv.slice(2));

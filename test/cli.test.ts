@@ -90,6 +90,21 @@ describe('journal verify', () => {
     expect(fs.readFileSync(file).equals(before)).toBe(true);
   });
 
+  it('--deep also parses every record: a foreign line with a valid checksum over invalid JSON', async () => {
+    const { file } = await journalOf(2);
+    const { frameJson } = await import('../src/format.js');
+    // A batch of its own from some other writer: its data is not JSON, its checksum is right.
+    const size = fs.statSync(file).size;
+    fs.appendFileSync(file, frameJson(`{"seq":3,"ts":1,"data":{nope},"commit":1,"synced":${size}}`));
+    const j = await Journal.open(file);
+    await j.append('vouches for it');
+    await j.close();
+    expect((await journal(['verify', file])).code).toBe(0);
+    const deep = await journal(['verify', file, '--deep']);
+    expect(deep.code).toBe(2);
+    expect(deep.stdout).toContain(`line 4, offset ${size.toLocaleString('en-US')}: invalid JSON`);
+  });
+
   const unreadable: Array<[string, (dir: string) => string, RegExp]> = [
     ['a missing file', (d) => path.join(d, 'nope.jsonl'), /does not exist/],
     ['an empty file', (d) => (fs.writeFileSync(path.join(d, 'e.jsonl'), ''), path.join(d, 'e.jsonl')), /not a jsonl-journal file \(empty file\)/],

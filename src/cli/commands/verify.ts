@@ -7,31 +7,35 @@ import { bold, bytes, count, Exit, green, Progress, red, yellow } from '../term.
 export const verifyCommand: Command = {
   name: 'verify',
   summary: 'check every line of a journal; exit 0 clean, 1 torn tail, 2 damage, 3 could not check',
-  help: `Usage: journal verify <file> [--json] [--fix]
+  help: `Usage: journal verify <file> [--json] [--fix] [--deep]
 
-Reads the whole journal, checks every line's CRC-32 and every batch, and reports the records, the
-seq range, a torn tail (normal after a crash) and every damaged line before durable data.
+Reads the whole journal, checks every line's CRC-32, frame and envelope and every batch, and
+reports the records, the seq range, a torn tail (normal after a crash) and every damaged line
+before durable data.
 
 Options:
   --json   print one JSON report on stdout and nothing else there
   --fix    cut a torn tail (under the writers' lock, safe while writers run) and say what was cut;
            damage before the end is not touched: see journal repair
+  --deep   also parse every record's data as JSON (slower; finds a foreign writer's invalid JSON
+           under a valid checksum)
 
 Exit codes: 0 clean; 1 only a torn tail; 2 damage before the end; 3 could not check (missing file,
 not a journal, I/O error); 64 usage error.`,
-  options: { json: { type: 'boolean' }, fix: { type: 'boolean' } },
+  options: { json: { type: 'boolean' }, fix: { type: 'boolean' }, deep: { type: 'boolean' } },
   async run(values, positionals) {
     const file = onePath(positionals);
     const json = values.json === true;
+    const deep = values.deep === true;
     let rep: VerifyReport;
     let cut: { offset: number; bytes: number } | null = null;
     try {
-      rep = await check(file, json);
+      rep = await check(file, json, deep);
       if (values.fix === true && rep.tornTail !== null) {
         cut = rep.tornTail;
         // Opening a writer cuts exactly what no commit mark vouches for, under the lock.
         await (await Journal.open(file, { create: false })).close();
-        rep = await check(file, json);
+        rep = await check(file, json, deep);
       }
     } catch (err) {
       if (json) {
@@ -61,10 +65,10 @@ not a journal, I/O error); 64 usage error.`,
   },
 };
 
-async function check(file: string, json: boolean): Promise<VerifyReport> {
+async function check(file: string, json: boolean, deep: boolean): Promise<VerifyReport> {
   const bar = new Progress(`verifying ${file}`, !json);
   try {
-    return await verify(file, { onProgress: (p) => bar.update(p.bytesRead, p.bytesTotal) });
+    return await verify(file, { deep, onProgress: (p) => bar.update(p.bytesRead, p.bytesTotal) });
   } finally {
     bar.finish();
   }
