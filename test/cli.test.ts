@@ -241,6 +241,19 @@ describe('journal cat', () => {
     expect(b.stderr).toBe('');
   });
 
+  it('cat -f with nothing more to print still ends when its reader goes away', async () => {
+    const { file } = await journalOf(10);
+    // The reader waits until cat has printed everything and gone idle, then takes 3 lines and leaves.
+    const t0 = Date.now();
+    const r = spawnSync('bash', ['-c', `${process.execPath} ${BIN} cat -f ${file} | { sleep 1; head -3; }; echo "\${PIPESTATUS[0]}"`], { encoding: 'utf8', timeout: 15_000 });
+    expect(r.signal).toBeNull();
+    expect(Date.now() - t0).toBeLessThan(5000);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines.slice(0, 3).map((l) => JSON.parse(l).seq)).toEqual([1, 2, 3]);
+    expect(lines[3]).toBe('0');
+    expect(r.stderr).toBe('');
+  });
+
   it('cat --follow prints records appended later, and exits 0 on SIGINT', async () => {
     const { file } = await journalOf(2);
     const c = spawn(process.execPath, [BIN, 'cat', '--follow', file], { env: { ...process.env, NO_COLOR: '1' } });

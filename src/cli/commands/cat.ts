@@ -2,6 +2,7 @@
 import { follow } from '../../follow.js';
 import { readJournal } from '../../reader.js';
 import { intOption, onePath, report, type Command } from '../command.js';
+import { PipeReaderWatch } from '../pipe-reader.js';
 import { Exit, Out } from '../term.js';
 
 export const catCommand: Command = {
@@ -30,6 +31,11 @@ Exit codes: 0 done (or interrupted); 2 damage before the end; 3 could not read; 
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
     process.stdout.once('close', stop);
+    // An idle follower writes nothing, so it would not see its reader go away (`cat -f x | head`).
+    const watch = values.follow === true ? PipeReaderWatch.forStdout() : null;
+    const watching = watch === null ? undefined : setInterval(() => {
+      if (watch.gone()) stop();
+    }, 200);
     const records = values.follow === true ? follow(file, { fromSeq, signal: ac.signal }) : readJournal(file, { fromSeq, signal: ac.signal });
     try {
       for await (const r of records) {
@@ -44,6 +50,7 @@ Exit codes: 0 done (or interrupted); 2 damage before the end; 3 could not read; 
       await out.flush();
       return report(err);
     } finally {
+      clearInterval(watching);
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
     }
