@@ -208,6 +208,14 @@ export class Follower implements AsyncIterableIterator<JournalRecord>, AsyncDisp
     }
     const { fd, header, headerEnd } = opened;
     this.#fd = fd;
+    if (this.#durableOnly) {
+      // The name may point at a file a compactor renamed into place and died before making durable.
+      try {
+        await io.fsyncDir(this.#dir);
+      } catch (err) {
+        throw ioError('cannot fsync the directory of', this.path, err, ErrorCode.SYNC_FAILED);
+      }
+    }
     this.#atEnd = '';
     const id = io.fstatSync(fd);
     this.#dev = id.dev;

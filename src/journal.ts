@@ -16,7 +16,7 @@
 import { ErrorCode, JournalError, ioError } from './errors.js';
 import { encodeBatch, newHeader, prepareRecord, recordSizeBound, type Header, type PendingRecord } from './format.js';
 import { createJournalFile, openJournalFile, removeStaleTemps } from './file.js';
-import { io } from './io.js';
+import { dirOf, io } from './io.js';
 import { killPoint, killPointsArmed } from './killpoint.js';
 import { FileLock } from './lock.js';
 import { scanFrom, scanTail, type TailState } from './recover.js';
@@ -168,10 +168,12 @@ export class Journal {
     if (typeof path !== 'string' || path === '') throw new TypeError('path must be a non-empty string');
     const o = resolveOptions(options);
     await removeStaleTemps(path);
-    if (o.create && io.statSync(path) === null) await createJournalFile(path, newHeader(o.identity));
+    const created = o.create && io.statSync(path) === null && (await createJournalFile(path, newHeader(o.identity)));
     const { fd, header, headerEnd } = await openJournalFile(path, 'r+');
     const j = new Journal(path, o, fd, header, headerEnd);
     try {
+      // Creating it made its name durable already.
+      if (!created) await syncNameOf(path);
       await j.#lock.acquire(o.lockTimeoutMs);
       try {
         await j.#catchUp();
@@ -530,6 +532,12 @@ export class Journal {
     const oldFd = this.#fd;
     oldLock.release();
     await oldLock.closeWhenSettled(() => io.close(oldFd)).catch(() => {});
+    try {
+      await syncNameOf(this.path);
+    } catch (err) {
+      await io.close(opened.fd).catch(() => {});
+      throw err;
+    }
     this.#fd = opened.fd;
     this.#lock = new FileLock(opened.fd, this.path);
     this.#header = opened.header;
@@ -579,6 +587,20 @@ export class Journal {
       this.#syncing = null;
     });
     await this.#syncing;
+  }
+}
+
+/**
+ * fsyncs the journal's directory, so that the name -> file link this writer is about to append to
+ * is durable before any append to it is acknowledged. A compactor makes its rename durable itself,
+ * but one killed between its rename and its directory fsync leaves a name that a power loss could
+ * still turn back to the old file, without what was appended to the new one since.
+ */
+async function syncNameOf(file: string): Promise<void> {
+  try {
+    await io.fsyncDir(dirOf(file));
+  } catch (err) {
+    throw ioError('cannot fsync the directory of', file, err, ErrorCode.SYNC_FAILED);
   }
 }
 

@@ -193,6 +193,29 @@ describe('compaction and crashes', () => {
     await afterCrash(file, old, want, which);
   });
 
+  it('a writer reaching a file whose compactor died before its directory fsync makes the rename durable before it acknowledges', async () => {
+    const { file, want } = await setup();
+    const j = await Journal.open(file);
+    const c = new Child('compactor.mjs', [file, 'even-seqs'], { JSONL_JOURNAL_KILL_POINT: 'compact-renamed' });
+    expect((await c.exited).signal).toBe('SIGKILL');
+    // Without a directory fsync, a power loss could turn the name back to the old file, without this record.
+    const calls: string[] = [];
+    hookIo('fsyncDir', (orig) => async (dir) => {
+      calls.push('fsyncDir');
+      return orig(dir);
+    });
+    hookIo('fdatasync', (orig) => async (fd) => {
+      calls.push('fdatasync');
+      return orig(fd);
+    });
+    const { seq } = await j.append('after the swap');
+    calls.push('ack');
+    await j.close();
+    expect(calls.indexOf('fsyncDir')).toBeGreaterThanOrEqual(0);
+    expect(calls.indexOf('fsyncDir')).toBeLessThan(calls.lastIndexOf('fdatasync'));
+    expect(await pairs(file)).toEqual([...want, [seq, 'after the swap']]);
+  });
+
   const faults = [
     { what: 'writing the temp', call: 'write' as const, which: 'old' as const },
     { what: 'fsyncing the temp', call: 'fsync' as const, which: 'old' as const },
@@ -202,10 +225,14 @@ describe('compaction and crashes', () => {
 
   it.each(faults)('an I/O error while $what gets a typed error and leaves the $which journal', async ({ call, which }) => {
     const { file, old, want } = await setup();
-    hookIo(call, () => (async () => {
-      throw sysError('EIO', call);
+    // The disk fails during the compaction only; the recovery afterwards runs on a good one.
+    let failing = true;
+    hookIo(call, (orig) => (async (...args: unknown[]) => {
+      if (failing) throw sysError('EIO', call);
+      return (orig as (...a: unknown[]) => unknown)(...args);
     }) as never);
     const err = await compact(file, { keep: policy }).catch((e) => e);
+    failing = false;
     expect(err.name).toBe('JournalError');
     expect([ErrorCode.WRITE_FAILED, ErrorCode.SYNC_FAILED, ErrorCode.IO_ERROR]).toContain(err.code);
     expect(err.cause).toMatchObject({ code: 'EIO' });
