@@ -116,6 +116,9 @@ export class LineFeeder {
         if (this.#skipFrom >= 0) {
           scanner.line(this.#skipFrom, base + lf, TOO_LONG);
           this.#skipFrom = -1;
+        } else if (lf - i > this.#maxLineBytes) {
+          // The same verdict as for a long line that spans reads: it must not depend on where a chunk ends.
+          scanner.line(base + i, base + lf, TOO_LONG);
         } else {
           scanner.line(base + i, base + lf, this.#marksOnly ? decodeMarks(buf, i, lf) : decodeLine(buf, i, lf, text, 0));
         }

@@ -36,6 +36,23 @@ describe('damage before durable data', () => {
     expect(seen).toEqual(Array.from({ length: 49 }, (_, i) => i + 1));
   });
 
+  it('a line longer than maxLineBytes is damage wherever the reads happen to split the file', async () => {
+    // Two 300 KB records: the first lies whole inside the first 512 KiB read, the second spans two reads.
+    const file = tmpJournal();
+    const j = await Journal.open(file);
+    const big = await j.append('x'.repeat(300_000));
+    const spanning = await j.append('y'.repeat(300_000));
+    await j.append('small, after them');
+    await j.close();
+    expect(big.offset + 300_000).toBeLessThan(512 * 1024);
+    expect(spanning.offset + 300_000).toBeGreaterThan(512 * 1024);
+    const report = await verify(file, { maxLineBytes: 100_000 });
+    expect(report.corrupt.map((d) => [d.offset, d.reason])).toEqual([[big.offset, 'line too long'], [spanning.offset, 'line too long']]);
+    expect(report.records).toBe(1);
+    expect((await readAll(file, { maxLineBytes: 100_000, corrupt: 'skip' })).map((r) => r.data)).toEqual(['small, after them']);
+    expect((await verify(file)).ok).toBe(true);
+  });
+
   it("with corrupt: 'skip' the reader reports the damage and yields every intact record", async () => {
     const { file, offsets } = await journalOf(100);
     flipByte(file, offsets[49]! + 12);
