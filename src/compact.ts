@@ -16,7 +16,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { ErrorCode, JournalError, ioError } from './errors.js';
+import { ErrorCode, JournalError, ioError, typed } from './errors.js';
 import { encodeBatch, encodeHeader, prepareRecord, recommitLine, type Header } from './format.js';
 import { openJournalFile, removeStaleTemps, tempName } from './file.js';
 import { dirOf, io } from './io.js';
@@ -109,14 +109,18 @@ export async function compact(file: string, opts: CompactOptions = {}): Promise<
 export async function rewrite(file: string, opts: CompactOptions, salvage: boolean): Promise<{ result: CompactResult; dropped: Damage[]; tornTail: TornTail | null }> {
   if (typeof file !== 'string' || file === '') throw new TypeError('path must be a non-empty string');
   const t0 = performance.now();
-  const release = await takeCompactionLock(file, opts);
   try {
-    await removeStaleTemps(file);
-    const c = new Compaction(file, opts, salvage);
-    const result = await c.run(t0);
-    return { result, dropped: c.dropped, tornTail: c.tornTail };
-  } finally {
-    await release();
+    const release = await takeCompactionLock(file, opts);
+    try {
+      await removeStaleTemps(file);
+      const c = new Compaction(file, opts, salvage);
+      const result = await c.run(t0);
+      return { result, dropped: c.dropped, tornTail: c.tornTail };
+    } finally {
+      await release();
+    }
+  } catch (err) {
+    throw typed(err, 'cannot compact', file);
   }
 }
 
@@ -226,8 +230,11 @@ class Compaction {
         }
         killPoint('compact-dir-synced');
       } finally {
-        oldLock.release();
-        this.#tmpLock?.release();
+        try {
+          oldLock.release();
+        } finally {
+          this.#tmpLock?.release();
+        }
       }
       return {
         recordsBefore: this.#recordsBefore,
@@ -401,8 +408,11 @@ class Compaction {
     const fd = this.#tmpFd;
     this.#tmpFd = -1;
     if (!renamed) await io.unlink(this.#tmp).catch(() => {});
-    this.#tmpLock!.release();
-    await this.#tmpLock!.closeWhenSettled(() => io.close(fd)).catch(() => {});
+    try {
+      this.#tmpLock!.release();
+    } finally {
+      await this.#tmpLock!.closeWhenSettled(() => io.close(fd)).catch(() => {});
+    }
   }
 
   /** Writes `bytes` at `pos` of the temp file, looping over short writes. */
@@ -447,7 +457,10 @@ async function takeCompactionLock(file: string, o: CompactOptions): Promise<() =
     throw err;
   }
   return async () => {
-    lock.release();
-    await lock.closeWhenSettled(() => io.close(fd));
+    try {
+      lock.release();
+    } finally {
+      await lock.closeWhenSettled(() => io.close(fd));
+    }
   };
 }

@@ -80,3 +80,14 @@ export function ioError(what: string, path: string, cause: unknown, code: ErrorC
   const suffix = sys?.code ? `: ${sys.code}` : '';
   return new JournalError(code, `${what} ${path}${suffix}`, { path, cause });
 }
+
+/**
+ * For the outermost catch of an operation: JournalErrors pass through, errors of the file system
+ * (they carry an errno code) become IO_ERROR with the path, and anything else is a bug and is
+ * returned as it is, to surface with its stack.
+ */
+export function typed(err: unknown, what: string, path: string): unknown {
+  if (err instanceof JournalError) return err;
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return typeof code === 'string' && /^E[A-Z0-9]+$/.test(code) ? ioError(what, path, err) : err;
+}

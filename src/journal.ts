@@ -13,7 +13,7 @@
  *   - #lastSeq is the highest seq ever assigned in this journal as far as this writer knows;
  *   - every byte before #synced is known durable (that is the `synced` the next commit mark carries).
  */
-import { ErrorCode, JournalError, ioError } from './errors.js';
+import { ErrorCode, JournalError, ioError, typed } from './errors.js';
 import { encodeBatch, newHeader, prepareRecord, recordSizeBound, type Header, type PendingRecord } from './format.js';
 import { createJournalFile, openJournalFile, removeStaleTemps } from './file.js';
 import { dirOf, io } from './io.js';
@@ -167,24 +167,28 @@ export class Journal {
   static async open(path: string, options?: JournalOptions): Promise<Journal> {
     if (typeof path !== 'string' || path === '') throw new TypeError('path must be a non-empty string');
     const o = resolveOptions(options);
-    await removeStaleTemps(path);
-    const created = o.create && io.statSync(path) === null && (await createJournalFile(path, newHeader(o.identity)));
-    const { fd, header, headerEnd } = await openJournalFile(path, 'r+');
-    const j = new Journal(path, o, fd, header, headerEnd);
     try {
-      // Creating it made its name durable already.
-      if (!created) await syncNameOf(path);
-      await j.#lock.acquire(o.lockTimeoutMs);
+      await removeStaleTemps(path);
+      const created = o.create && io.statSync(path) === null && (await createJournalFile(path, newHeader(o.identity)));
+      const { fd, header, headerEnd } = await openJournalFile(path, 'r+');
+      const j = new Journal(path, o, fd, header, headerEnd);
       try {
-        await j.#catchUp();
-      } finally {
-        j.#lock.release();
+        // Creating it made its name durable already.
+        if (!created) await syncNameOf(path);
+        await j.#lock.acquire(o.lockTimeoutMs);
+        try {
+          await j.#catchUp();
+        } finally {
+          j.#lock.release();
+        }
+      } catch (err) {
+        await j.#lock.closeWhenSettled(() => io.close(j.#fd)).catch(() => {});
+        throw err;
       }
+      return j;
     } catch (err) {
-      await j.#lock.closeWhenSettled(() => io.close(j.#fd)).catch(() => {});
-      throw err;
+      throw typed(err, 'cannot open', path);
     }
-    return j;
   }
 
   /** The journal's id (from its header; kept by compaction). */
@@ -411,7 +415,8 @@ export class Journal {
     try {
       await this.#catchUp();
       if (batch[0]!.kept && records[0]!.seq! <= this.#lastSeq) {
-        this.#lock.release();
+        const failed = this.#unlock();
+        if (failed !== null) return this.#fail(batch, failed);
         return rejectAll(batch, new JournalError(ErrorCode.SEQ_CONFLICT, `${this.path}: appendRecords: seq ${records[0]!.seq} is not above the journal's last seq ${this.#lastSeq}`, { path: this.path }));
       }
       firstSeq = batch[0]!.kept ? records[0]!.seq! : this.#lastSeq + 1;
@@ -425,10 +430,12 @@ export class Journal {
       this.#end = end;
       this.#lastSeq = records[records.length - 1]!.seq ?? firstSeq + records.length - 1;
     } catch (err) {
-      this.#lock.release();
+      this.#unlock();
       return this.#fail(batch, err);
     }
-    this.#lock.release();
+    // Peers would wait on a lock that was not given back until this journal's fd is closed.
+    const unlockFailed = this.#unlock();
+    if (unlockFailed !== null) return this.#fail(batch, unlockFailed);
     if (this.#o.durability === 'always') {
       try {
         await io.fdatasync(this.#fd);
@@ -530,21 +537,29 @@ export class Journal {
     const opened = await openJournalFile(this.path, 'r+');
     const oldLock = this.#lock;
     const oldFd = this.#fd;
-    oldLock.release();
-    await oldLock.closeWhenSettled(() => io.close(oldFd)).catch(() => {});
-    try {
-      await syncNameOf(this.path);
-    } catch (err) {
-      await io.close(opened.fd).catch(() => {});
-      throw err;
-    }
     this.#fd = opened.fd;
     this.#lock = new FileLock(opened.fd, this.path);
     this.#header = opened.header;
     this.#headerEnd = opened.headerEnd;
     this.#end = -1;
     this.#synced = 0;
+    try {
+      oldLock.release();
+    } finally {
+      await oldLock.closeWhenSettled(() => io.close(oldFd)).catch(() => {});
+    }
+    await syncNameOf(this.path);
     await this.#lock.acquire(this.#o.lockTimeoutMs);
+  }
+
+  /** Releases the writers' lock, returning a failure instead of throwing it: the batch must still be settled. */
+  #unlock(): JournalError | null {
+    try {
+      this.#lock.release();
+      return null;
+    } catch (err) {
+      return err instanceof JournalError ? err : ioError('cannot release the lock on', this.path, err);
+    }
   }
 
   #fail(batch: Entry[], err: unknown): void {

@@ -10,7 +10,7 @@
  * attached to its fd: the next acquire on that fd adopts it, and if nobody does by the time it is
  * granted, it is released at once.
  */
-import { ErrorCode, JournalError } from './errors.js';
+import { ErrorCode, JournalError, ioError, typed } from './errors.js';
 import { io } from './io.js';
 
 /** Whether this process already has a blocking flock waiting in the threadpool. */
@@ -38,6 +38,14 @@ export class FileLock {
 
   async acquire(timeoutMs: number, signal?: AbortSignal): Promise<void> {
     if (this.#held) throw new Error('internal: lock acquired twice');
+    try {
+      await this.#acquire(timeoutMs, signal);
+    } catch (err) {
+      throw typed(err, 'cannot lock', this.#path);
+    }
+  }
+
+  async #acquire(timeoutMs: number, signal?: AbortSignal): Promise<void> {
     if (this.#waiting === null && io.tryLockSync(this.#fd)) {
       this.#held = true;
       return;
@@ -70,15 +78,25 @@ export class FileLock {
 
   /** A non-blocking attempt: true if the lock is now held. */
   tryAcquire(): boolean {
-    if (this.#held || this.#waiting !== null || !io.tryLockSync(this.#fd)) return false;
+    if (this.#held || this.#waiting !== null) return false;
+    try {
+      if (!io.tryLockSync(this.#fd)) return false;
+    } catch (err) {
+      throw typed(err, 'cannot lock', this.#path);
+    }
     this.#held = true;
     return true;
   }
 
+  /** Gives the lock back; a failure to do so is an IO_ERROR (closing the fd then releases it). */
   release(): void {
     if (!this.#held) return;
     this.#held = false;
-    io.unlockSync(this.#fd);
+    try {
+      io.unlockSync(this.#fd);
+    } catch (err) {
+      throw ioError('cannot release the lock on', this.#path, err);
+    }
   }
 
   /**
