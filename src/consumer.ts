@@ -18,8 +18,12 @@ import { decodeFrame, frameJson } from './format.js';
 import { dirOf, io } from './io.js';
 import { follow, type FollowOptions, type Follower } from './follow.js';
 import { readJournal, type JournalRecord } from './reader.js';
+import { FileLock } from './lock.js';
 import { scanTail } from './recover.js';
 import { DEFAULT_MAX_LINE } from './reader.js';
+
+/** How long finding the journal's last seq may wait for the writers' lock. */
+const TAIL_LOCK_TIMEOUT_MS = 30_000;
 
 export interface ConsumerPosition {
   name: string;
@@ -272,9 +276,17 @@ async function journalId(file: string): Promise<string> {
 /** The journal's id and the highest seq it has assigned (from its header and its last commit). */
 async function journalTail(file: string): Promise<{ id: string; lastSeq: number }> {
   const { fd, header, headerEnd } = await openJournalFile(file, 'r');
+  const lock = new FileLock(fd, file);
   try {
-    const state = await scanTail(fd, file, headerEnd, io.fstatSync(fd).size, DEFAULT_MAX_LINE);
-    return { id: header.id, lastSeq: Math.max(header.maxSeq, state.lastSeq) };
+    // Briefly under the writers' lock: the tail may be a torn batch that a writer is about to cut
+    // and overwrite, and reading it while that happens could mix old and new bytes.
+    await lock.acquire(TAIL_LOCK_TIMEOUT_MS);
+    try {
+      const state = await scanTail(fd, file, headerEnd, io.fstatSync(fd).size, DEFAULT_MAX_LINE);
+      return { id: header.id, lastSeq: Math.max(header.maxSeq, state.lastSeq) };
+    } finally {
+      lock.release();
+    }
   } finally {
     await io.close(fd).catch(() => {});
   }

@@ -47,6 +47,8 @@ export interface FollowOptions {
 }
 
 const CHUNK = 256 * 1024;
+/** The largest single read used to take in an unfinished batch or damaged stretch whole. */
+const MAX_ONE_READ = 64 * 1024 * 1024;
 
 export class Follower implements AsyncIterableIterator<JournalRecord>, AsyncDisposable {
   readonly path: string;
@@ -68,6 +70,11 @@ export class Follower implements AsyncIterableIterator<JournalRecord>, AsyncDisp
   #header: Header | null = null;
   #feeder: LineFeeder | null = null;
   #scanner: BatchScanner | null = null;
+  /** Bytes the feeder asks for per read (grown to re-read an unfinished batch in one read). */
+  #chunk = CHUNK;
+  /** Where the current scanner began, and whether that may be inside a batch. */
+  #scanStart = 0;
+  #scanMid = false;
   /** Offset known durable in the current file (by a commit mark or this follower's fdatasync). */
   #durableEnd = 0;
   /** The file's size and mtime when the last read reached its end: a wake-up that finds them unchanged skips reading. */
@@ -162,17 +169,26 @@ export class Follower implements AsyncIterableIterator<JournalRecord>, AsyncDisp
    * #nextSeq, or null at the end of the file.
    */
   async #read(): Promise<JournalRecord[] | null> {
-    const feeder = this.#feeder!;
-    const scanner = this.#scanner!;
     for (;;) {
+      const feeder = this.#feeder!;
+      const scanner = this.#scanner!;
+      const asked = this.#chunk;
       const n = await feeder.step(scanner);
       const out = scanner.out;
       scanner.out = [];
-      if (n === 0 && feeder.pos !== scanner.committedEnd) {
-        // Bytes after the last committed batch (an unfinished batch, an unterminated line) are
-        // "not yet": read them again next time, from the end of that batch. A writer may cut them
-        // and write something else there in between.
-        this.#restartAt(scanner.committedEnd, scanner.lastSeq);
+      const atEof = n < asked;
+      const held = feeder.pos - scanner.committedEnd;
+      if (held > 0) {
+        // Bytes after the last committed batch: a batch not complete in this read, a torn tail or
+        // damage. They are never joined to the bytes of a later read: between two reads a writer
+        // may cut a torn tail and write another batch there, and old lines spliced onto new ones
+        // could pass for a batch, or for damage under durable data. So read them again from the
+        // end of the last batch, in one read big enough to reach past them. The read size is
+        // bounded by the largest batch (or damaged stretch); past MAX_ONE_READ it reads on in chunks.
+        if (atEof) this.#restartAt(scanner.committedEnd, scanner.lastSeq, CHUNK);
+        else if (held * 2 <= MAX_ONE_READ) this.#restartAt(scanner.committedEnd, scanner.lastSeq, Math.max(CHUNK, held * 2));
+      } else if (this.#chunk !== CHUNK) {
+        this.#restartAt(scanner.committedEnd, scanner.lastSeq, CHUNK);
       }
       let i = 0;
       while (i < out.length && out[i]!.seq < this.#nextSeq) i++;
@@ -190,7 +206,7 @@ export class Follower implements AsyncIterableIterator<JournalRecord>, AsyncDisp
         this.#positioned = true;
         return records;
       }
-      if (n === 0) {
+      if (atEof) {
         this.#atEnd = this.#stamp();
         return null;
       }
@@ -230,6 +246,7 @@ export class Follower implements AsyncIterableIterator<JournalRecord>, AsyncDisp
     }
     const start = this.#nextSeq > 1 ? await seekSeq(fd, headerEnd, id.size, this.#nextSeq, DEFAULT_MAX_LINE) : headerEnd;
     this.#feeder = new LineFeeder(fd, start, CHUNK, DEFAULT_MAX_LINE, false);
+    this.#chunk = CHUNK;
     this.#newScanner(start, 0, start !== headerEnd);
     return true;
   }
@@ -239,12 +256,18 @@ export class Follower implements AsyncIterableIterator<JournalRecord>, AsyncDisp
     return `${st.size}:${st.mtimeMs}`;
   }
 
-  #restartAt(pos: number, prevSeq: number): void {
-    this.#feeder!.reset(pos);
-    this.#newScanner(pos, prevSeq, false);
+  #restartAt(pos: number, prevSeq: number, chunk = CHUNK): void {
+    // Still at the line where reading began after a seek: that may be the middle of a batch.
+    const midBatch = this.#scanMid && pos === this.#scanStart;
+    if (chunk === this.#chunk) this.#feeder!.reset(pos);
+    else this.#feeder = new LineFeeder(this.#fd, pos, chunk, DEFAULT_MAX_LINE, false);
+    this.#chunk = chunk;
+    this.#newScanner(pos, prevSeq, midBatch);
   }
 
   #newScanner(pos: number, prevSeq: number, midBatch: boolean): void {
+    this.#scanStart = pos;
+    this.#scanMid = midBatch;
     this.#scanner = new BatchScanner(pos, { path: this.path, prevSeq, midBatch, onCorrupt: 'throw', collect: true });
   }
 

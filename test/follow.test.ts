@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compact, Consumer, consumersFloor, ErrorCode, follow, Journal, listConsumers, type JournalRecord } from '../src/index.js';
-import { Child, hookIo, readAll, sleep, tmpDir, tmpJournal } from './helpers.js';
+import { frameJson } from '../src/format.js';
+import { appendBytes, Child, hookIo, readAll, sleep, tmpDir, tmpJournal } from './helpers.js';
 
 /** Follows `file` in the background, collecting records until `until` returns true or the signal aborts. */
 function collect(file: string, opts: Parameters<typeof follow>[1] = {}, until?: (seen: JournalRecord[]) => boolean) {
@@ -95,6 +96,31 @@ describe('follow', () => {
     await f.stop();
     await j.close();
     expect(f.seen.map((r) => r.data)).toEqual(['first', 'g1', 'g2', 'g3']);
+  });
+
+  it('a torn tail it has read is never joined to the batch a writer writes after cutting it', async () => {
+    const file = tmpJournal();
+    const j = await Journal.open(file);
+    await j.appendMany([{ n: 1 }, { n: 2 }, { n: 3 }]);
+    await j.close();
+    // What a writer killed in the middle of a batch leaves: records 4 and 5, and no commit mark.
+    const ts = Date.now();
+    appendBytes(file, Buffer.concat([frameJson(`{"seq":4,"ts":${ts},"data":"torn-a"}`), frameJson(`{"seq":5,"ts":${ts},"data":"torn-b"}`)]));
+    const f = follow(file, { pollMs: 20 });
+    try {
+      for (const n of [1, 2, 3]) expect((await f.next()).value.seq).toBe(n);
+      // The follower has read the torn lines too. Now the next writer cuts them and writes a batch
+      // whose first two lines take exactly their bytes: reading on from where the follower stopped
+      // would find only the new commit mark, and "commit 3" would pass the torn records off as committed.
+      const w = await Journal.open(file);
+      await w.appendMany(['good-a', 'good-b', 'third']);
+      await w.close();
+      const got = [];
+      for (let i = 0; i < 3; i++) got.push((await f.next()).value);
+      expect(got.map((r) => [r.seq, r.data])).toEqual([[4, 'good-a'], [5, 'good-b'], [6, 'third']]);
+    } finally {
+      await f.return();
+    }
   });
 
   it('follows through 10 compactions and 10 torn-tail repairs: nothing skipped, nothing duplicated', async () => {
