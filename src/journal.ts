@@ -321,8 +321,8 @@ export class Journal {
   }
 
   #refusal(): JournalError | null {
-    if (this.#closing !== null) return new JournalError(ErrorCode.CLOSED, `${this.path}: journal is closed`, { path: this.path });
     if (this.#failed !== null) return this.#failedError();
+    if (this.#closing !== null) return new JournalError(ErrorCode.CLOSED, `${this.path}: journal is closed`, { path: this.path });
     return null;
   }
 
@@ -558,6 +558,10 @@ export class Journal {
       this.#lock.release();
       return null;
     } catch (err) {
+      // The lock may still be held, and every other writer of the journal would wait on it until
+      // this instance is closed: close it now (closing the fd releases the lock). Its failure is
+      // reported by close().
+      this.close().catch(() => {});
       return err instanceof JournalError ? err : ioError('cannot release the lock on', this.path, err);
     }
   }

@@ -72,17 +72,28 @@ describe('a failed write', () => {
     await j.append({ keep: 1 });
     const size = fs.statSync(file).size;
     let calls = 0;
+    let diskBad = true;
     hookIo('writeSync', (orig) => (fd, buf, off, len, pos) => {
+      if (!diskBad) return orig(fd, buf, off, len, pos);
       if (++calls === 1) return orig(fd, buf, off, len - 3, pos);
       throw sysError('EIO');
     });
-    hookIo('ftruncate', () => async () => {
+    hookIo('ftruncate', (orig) => async (fd, len) => {
+      if (!diskBad) return orig(fd, len);
       throw sysError('EIO', 'ftruncate');
     });
     await expect(j.appendMany([1, 2, 3])).rejects.toMatchObject({ code: ErrorCode.WRITE_FAILED });
     await j.close();
     expect(fs.statSync(file).size).toBeGreaterThan(size);
     expect((await readAll(file)).map((r) => r.data)).toEqual([{ keep: 1 }]);
+    // The disk is good again: the next open cuts the partial batch, and appends go on after it.
+    diskBad = false;
+    const again = await Journal.open(file);
+    expect(fs.statSync(file).size).toBe(size);
+    await again.append({ keep: 2 });
+    await again.close();
+    expect((await readAll(file)).map((r) => r.data)).toEqual([{ keep: 1 }, { keep: 2 }]);
+    expect((await verify(file)).ok).toBe(true);
   });
 });
 
@@ -99,11 +110,38 @@ describe('failed opens', () => {
   it('an fdatasync failing during open recovery fails the open', async () => {
     const file = tmpJournal();
     await (await Journal.open(file)).close();
-    const syncs = countIo('fdatasync');
+    let syncs = 0;
     hookIo('fdatasync', () => async () => {
+      syncs++;
       throw sysError('EIO', 'fdatasync');
     });
     await expect(Journal.open(file)).rejects.toMatchObject({ code: ErrorCode.SYNC_FAILED });
-    expect(syncs.n).toBe(0);
+    // Failed once and given up on: an fsync is never retried.
+    expect(syncs).toBe(1);
+  });
+});
+
+describe('a failed unlock', () => {
+  it("fails the batch, and the journal closes its file at once so that its lock cannot stall other writers", async () => {
+    const file = tmpJournal();
+    const a = await Journal.open(file);
+    const b = await Journal.open(file, { lockTimeoutMs: 2_000 });
+    let failing = true;
+    hookIo('unlockSync', (orig) => (fd) => {
+      if (failing) {
+        failing = false;
+        throw sysError('ENOLCK', 'flock');
+      }
+      return orig(fd);
+    });
+    await expect(a.append('one')).rejects.toMatchObject({ code: ErrorCode.IO_ERROR });
+    await expect(a.append('two')).rejects.toMatchObject({ code: ErrorCode.FAILED });
+    // Without the self-close, a's fd would keep the flock and b would wait out its lock timeout.
+    const t0 = Date.now();
+    await b.append('three');
+    expect(Date.now() - t0).toBeLessThan(1_000);
+    await b.close();
+    await a.close().catch(() => {});
+    expect((await readAll(file)).map((r) => r.data)).toEqual(['one', 'three']);
   });
 });
