@@ -70,6 +70,8 @@ export class Follower implements AsyncIterableIterator<JournalRecord>, AsyncDisp
   #header: Header | null = null;
   #feeder: LineFeeder | null = null;
   #scanner: BatchScanner | null = null;
+  /** A failure found after records that are still to be handed out: thrown by the next read. */
+  #deferred: JournalError | null = null;
   /** Bytes the feeder asks for per read (grown to re-read an unfinished batch in one read). */
   #chunk = CHUNK;
   /** Where the current scanner began, and whether that may be inside a batch. */
@@ -169,13 +171,29 @@ export class Follower implements AsyncIterableIterator<JournalRecord>, AsyncDisp
    * #nextSeq, or null at the end of the file.
    */
   async #read(): Promise<JournalRecord[] | null> {
+    if (this.#deferred !== null) throw this.#deferred;
     for (;;) {
       const feeder = this.#feeder!;
       const scanner = this.#scanner!;
       const asked = this.#chunk;
-      const n = await feeder.step(scanner);
+      let n: number;
+      try {
+        n = await feeder.step(scanner);
+      } catch (err) {
+        // Damage under durable data ends the follow, but the batches committed before it in the
+        // same read are handed out first. They need no fdatasync: the commit mark that proved the
+        // damage durable vouches for every byte before it.
+        if (!(err instanceof JournalError) || scanner.out.every((r) => r.seq < this.#nextSeq)) throw err;
+        this.#deferred = err;
+        n = 0;
+      }
       const out = scanner.out;
       scanner.out = [];
+      if (this.#deferred !== null) {
+        const records = out.filter((r) => r.seq >= this.#nextSeq);
+        this.#nextSeq = records[records.length - 1]!.seq + 1;
+        return records;
+      }
       const atEof = n < asked;
       const held = feeder.pos - scanner.committedEnd;
       if (held > 0) {
