@@ -71,14 +71,20 @@ export class Consumer {
     this.#pos = pos;
   }
 
-  /** Opens (or creates, at seq 0) the named consumer of the journal at `path`. */
+  /** Opens the named consumer of the journal at `path`, or creates it at seq 0 (and stores that position). */
   static async open(file: string, name: string): Promise<Consumer> {
     if (typeof file !== 'string' || file === '') throw new TypeError('path must be a non-empty string');
     if (typeof name !== 'string' || !NAME.test(name)) {
       throw new TypeError('a consumer name is 1 to 100 of A-Z a-z 0-9 . _ - and starts with a letter or digit');
     }
-    const pos = (await readPosition(file, name)) ?? { name, seq: 0, updated: 0, journal: null, fingerprint: null };
+    let pos = await readPosition(file, name);
     await removeStaleTemps(file, name);
+    if (pos === null) {
+      // Registered at once, at seq 0: retention for consumers must keep everything a consumer that
+      // has not committed yet still needs, and listings must show it.
+      pos = { name, seq: 0, updated: Date.now(), journal: null, fingerprint: null };
+      await writePosition(file, pos);
+    }
     return new Consumer(file, name, pos);
   }
 
@@ -229,6 +235,7 @@ async function writePosition(file: string, pos: StoredPosition): Promise<void> {
   } catch (err) {
     throw ioError('cannot create', tmp, err);
   }
+  let writing = true;
   try {
     let off = 0;
     while (off < line.length) {
@@ -236,19 +243,31 @@ async function writePosition(file: string, pos: StoredPosition): Promise<void> {
       if (n <= 0) throw new Error('write made no progress');
       off += n;
     }
+    writing = false;
     await io.fsync(fd);
   } catch (err) {
     await io.close(fd).catch(() => {});
     await io.unlink(tmp).catch(() => {});
-    throw ioError('cannot write the consumer position', tmp, err, ErrorCode.SYNC_FAILED);
+    throw writing
+      ? ioError('cannot write the consumer position', tmp, err, ErrorCode.WRITE_FAILED)
+      : ioError('fsync failed on the consumer position', tmp, err, ErrorCode.SYNC_FAILED);
   }
-  await io.close(fd);
   try {
-    await io.rename(tmp, target);
-    await io.fsyncDir(dir);
+    await io.close(fd);
   } catch (err) {
     await io.unlink(tmp).catch(() => {});
-    throw ioError('cannot commit the consumer position', target, err, ErrorCode.SYNC_FAILED);
+    throw ioError('cannot close', tmp, err);
+  }
+  try {
+    await io.rename(tmp, target);
+  } catch (err) {
+    await io.unlink(tmp).catch(() => {});
+    throw ioError('cannot put the consumer position in place at', target, err);
+  }
+  try {
+    await io.fsyncDir(dir);
+  } catch (err) {
+    throw ioError('cannot fsync the directory of the consumer position', target, err, ErrorCode.SYNC_FAILED);
   }
 }
 
