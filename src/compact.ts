@@ -192,6 +192,7 @@ class Compaction {
         minSeq: Math.max(header.minSeq, Math.min(this.#o.beforeSeq ?? 1, this.#floor)),
       };
       await this.#openTemp(newHeader);
+      killPoint('compact-temp-created');
       let { end, lastSeq } = await this.#copy(fd, headerEnd, snap.end, 0, 'copy', false);
       for (let round = 0; round < CATCH_UP_ROUNDS; round++) {
         const size = io.fstatSync(fd).size;
@@ -427,6 +428,7 @@ class Compaction {
       }
       if (n <= 0) throw new JournalError(ErrorCode.WRITE_FAILED, `cannot write ${this.#tmp}: no progress`, { path: this.#tmp });
       off += n;
+      killPoint('compact-copying');
     }
   }
 

@@ -5,7 +5,8 @@
  * comparison against undefined.
  *
  * Points: before-write, mid-write (half the batch is on disk), after-write, after-sync, before-ack,
- * and the steps of compaction (see compact.ts).
+ * and the steps of compaction: compact-temp-created, compact-copying (after each write to the temp),
+ * compact-temp-written, compact-temp-synced, compact-renamed, compact-dir-synced.
  */
 const spec = process.env.JSONL_JOURNAL_KILL_POINT;
 const [armedName, armedCount] = spec ? [spec.split(':')[0], Number(spec.split(':')[1] ?? 1)] : [undefined, 0];

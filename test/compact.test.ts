@@ -182,6 +182,7 @@ describe('compaction and crashes', () => {
   }
 
   const killPoints = [
+    { point: 'compact-temp-created', which: 'old' as const }, { point: 'compact-copying:2', which: 'old' as const },
     { point: 'compact-temp-written', which: 'old' as const }, { point: 'compact-temp-synced', which: 'old' as const },
     { point: 'compact-renamed', which: 'new' as const }, { point: 'compact-dir-synced', which: 'new' as const },
   ];
@@ -191,6 +192,23 @@ describe('compaction and crashes', () => {
     const c = new Child('compactor.mjs', [file, 'even-seqs'], { JSONL_JOURNAL_KILL_POINT: point });
     expect((await c.exited).signal).toBe('SIGKILL');
     await afterCrash(file, old, want, which);
+  });
+
+  it('the next compaction removes the temp a killed one left, once it is no longer brand new, and compacts', async () => {
+    const { file, old, want } = await setup();
+    const c = new Child('compactor.mjs', [file, 'even-seqs'], { JSONL_JOURNAL_KILL_POINT: 'compact-copying:2' });
+    expect((await c.exited).signal).toBe('SIGKILL');
+    const [left] = temps(file);
+    expect(left).toBeDefined();
+    expect(await pairs(file)).toEqual(old);
+    // Younger than two seconds, it might be a live compactor's that has not locked it yet: kept.
+    const dir = path.dirname(file);
+    await compact(file);
+    expect(temps(file)).toEqual([left]);
+    fs.utimesSync(path.join(dir, left!), new Date(0), new Date(0));
+    await compact(file, { keep: (r) => r.seq % 2 === 0 });
+    expect(temps(file)).toEqual([]);
+    expect(await pairs(file)).toEqual(want);
   });
 
   it('a writer reaching a file whose compactor died before its directory fsync makes the rename durable before it acknowledges', async () => {
@@ -287,6 +305,21 @@ describe('compaction with live writers and readers', () => {
     for await (const r of it) seen.push(r.seq);
     expect(seen).toEqual(Array.from({ length: 2000 }, (_, i) => i + 1));
     expect((await readAll(file)).length).toBe(100);
+  });
+
+  it('appends are not held during the copy, only during the swap', async () => {
+    const file = await journalOf(Array.from({ length: 8_000 }, (_, i) => ({ i, pad: 'c'.repeat(600) })));
+    const j = await Journal.open(file);
+    const events: string[] = [];
+    let appended: Promise<unknown> | null = null;
+    await compact(file, { keep: (r) => r.seq % 2 === 0, onProgress: (p) => {
+      if (p.phase === 'copy' && appended === null) appended = j.append('during the copy').then(() => events.push('acknowledged'));
+      if (p.phase === 'swap' && !events.includes('swap')) events.push('swap');
+    } });
+    await appended;
+    await j.close();
+    expect(events).toEqual(['acknowledged', 'swap']);
+    expect((await readAll(file)).at(-1)?.data).toBe('during the copy');
   });
 
   it('appends from this process during the swap are held, not lost, and land in the new file', async () => {
