@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { recordSizeBound } from '../src/format.js';
 import { ErrorCode, Journal } from '../src/index.js';
 import { bytesOf, readAll, tmpJournal } from './helpers.js';
 
@@ -64,6 +65,14 @@ describe('bad input gets a typed error and writes nothing', () => {
     const s = await setup();
     await expect(s.j.append('x'.repeat(16 * 1024 * 1024))).rejects.toMatchObject({ code: ErrorCode.RECORD_TOO_LARGE });
     await s.untouchedAndUsable();
+    // The largest string the default admits (its line, framing and commit mark included, is 16 MiB) goes in and reads back.
+    const biggest = 'y'.repeat(16 * 1024 * 1024 - recordSizeBound(2));
+    const j = await Journal.open(s.file);
+    await expect(j.append(biggest + 'y')).rejects.toMatchObject({ code: ErrorCode.RECORD_TOO_LARGE });
+    const { seq } = await j.append(biggest);
+    await j.close();
+    const back = (await readAll(s.file)).find((r) => r.seq === seq);
+    expect(back?.data === biggest).toBe(true);
   });
 
   it('an appendMany group over maxPendingBytes: RECORD_TOO_LARGE', async () => {

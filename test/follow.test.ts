@@ -1,9 +1,10 @@
+import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { compact, Consumer, consumersFloor, ErrorCode, follow, Journal, listConsumers, type JournalRecord } from '../src/index.js';
 import { frameJson } from '../src/format.js';
-import { appendBytes, Child, hookIo, readAll, sleep, tmpDir, tmpJournal } from './helpers.js';
+import { appendBytes, Child, flipByte, hookIo, readAll, sleep, tmpDir, tmpJournal } from './helpers.js';
 
 /** Follows `file` in the background, collecting records until `until` returns true or the signal aborts. */
 function collect(file: string, opts: Parameters<typeof follow>[1] = {}, until?: (seen: JournalRecord[]) => boolean) {
@@ -264,6 +265,52 @@ describe('follow', () => {
     await j.close();
   });
 
+  it('when the directory watch never fires, polling still delivers new records within pollMs', async () => {
+    const file = tmpJournal();
+    const j = await Journal.open(file);
+    await j.append('first');
+    // A watcher that is created fine but never reports anything, as on some network file systems.
+    class DeafWatcher extends EventEmitter {
+      close(): void {}
+      ref(): this {
+        return this;
+      }
+      unref(): this {
+        return this;
+      }
+    }
+    const deaf = vi.spyOn(fs, 'watch').mockImplementation((() => new DeafWatcher()) as unknown as typeof fs.watch);
+    try {
+      const f = collect(file, { pollMs: 100 });
+      await eventually(() => f.seen.length === 1);
+      const t0 = Date.now();
+      await j.append('second');
+      await eventually(() => f.seen.length === 2);
+      expect(Date.now() - t0).toBeLessThan(1_000);
+      expect(deaf).toHaveBeenCalled();
+      await f.stop();
+    } finally {
+      deaf.mockRestore();
+      await j.close();
+    }
+  });
+
+  it('damage under durable data: the records before it are handed out, then CORRUPT', async () => {
+    const file = tmpJournal();
+    const j = await Journal.open(file);
+    await j.appendMany(['a', 'b', 'c']);
+    const { offset } = await j.append('damaged');
+    await j.appendMany(['d', 'e']);
+    await j.close();
+    flipByte(file, offset + 20);
+    const got: unknown[] = [];
+    const run = (async () => {
+      for await (const r of follow(file, { pollMs: 20 })) got.push(r.data);
+    })();
+    await expect(run).rejects.toMatchObject({ code: ErrorCode.CORRUPT, offset });
+    expect(got).toEqual(['a', 'b', 'c']);
+  });
+
   it('an idle follower costs (almost) no CPU', async () => {
     const file = tmpJournal();
     await (await Journal.open(file)).close();
@@ -296,9 +343,15 @@ describe('named consumers', () => {
     const it = again.records();
     expect((await it.next()).value.seq).toBe(11);
     await it.return();
-    await Consumer.open(file, 'other');
     expect(await listConsumers(file)).toEqual([expect.objectContaining({ name: 'indexer', seq: 10, lag: 20 })]);
     expect(await consumersFloor(file)).toBe(11);
+    // A consumer that has not committed anything yet is listed, and holds the floor at seq 1.
+    await Consumer.open(file, 'other');
+    expect(await listConsumers(file)).toEqual([
+      expect.objectContaining({ name: 'indexer', seq: 10, lag: 20 }),
+      expect.objectContaining({ name: 'other', seq: 0, lag: 30 }),
+    ]);
+    expect(await consumersFloor(file)).toBe(1);
     await j.close();
   });
 
@@ -374,6 +427,14 @@ describe('named consumers', () => {
         break;
       }
     }
+    // A consumer that has not started yet keeps everything.
+    const fresh = await Consumer.open(file, 'fresh');
+    await compact(file, { beforeSeq: 30, retainForConsumers: true });
+    expect(seqs(await readAll(file))).toEqual(range(1, 40));
+    const first = fresh.records();
+    expect((await first.next()).value.seq).toBe(1);
+    await first.return();
+    fs.rmSync(path.join(path.dirname(file), `${path.basename(file)}.consumers`, 'fresh.pos'));
     // Below the consumer's floor (16) the policy applies; from it on, everything stays, and
     // retention stops at the floor instead of at 30.
     await compact(file, { keep: (r) => r.seq % 2 === 0, retainForConsumers: true });
@@ -388,17 +449,28 @@ describe('named consumers', () => {
   it('a consumer killed with SIGKILL 50 times: every record processed at least once, none skipped; exactly once with the atomic pattern', async () => {
     const file = tmpJournal();
     const j = await Journal.open(file);
-    for (let b = 0; b < 8; b++) await j.appendMany(range(1, 50).map((i) => ({ b, i })));
+    for (let b = 0; b < 40; b++) await j.appendMany(range(1, 50).map((i) => ({ b, i })));
     await j.close();
-    const last = 400;
+    const last = 2000;
     const dir = tmpDir();
     const outs = { position: path.join(dir, 'processed.txt'), atomic: path.join(dir, 'state.json') };
+    const progress = (f: string) => {
+      const st = fs.statSync(f, { throwIfNoEntry: false });
+      return st === undefined ? '' : `${st.ino}:${st.size}:${st.mtimeMs}`;
+    };
     for (const mode of ['position', 'atomic'] as const) {
+      let midWork = 0;
       for (let k = 0; k < 50; k++) {
+        const before = progress(outs[mode]);
         const c = new Child('consumer.mjs', [file, mode, outs[mode], String(last)]);
-        await sleep(40 + Math.random() * 60);
+        // Kill it while it works: after it has processed something, at a random moment.
+        const t0 = Date.now();
+        while (progress(outs[mode]) === before && c.proc.exitCode === null && Date.now() - t0 < 10_000) await sleep(2);
+        await sleep(Math.random() * 15);
+        if (c.proc.exitCode === null) midWork++;
         await c.kill('SIGKILL');
       }
+      expect(midWork).toBe(50);
       const final = new Child('consumer.mjs', [file, mode, outs[mode], String(last)]);
       expect((await final.exited).code, final.stderr).toBe(0);
     }
