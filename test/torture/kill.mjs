@@ -24,7 +24,7 @@ const PROCS = path.join(path.dirname(new URL(import.meta.url).pathname), 'procs'
 
 const KILL_POINTS = {
   writer: ['before-write', 'mid-write', 'after-write', 'after-sync', 'before-ack'],
-  compactor: ['compact-temp-written', 'compact-temp-synced', 'compact-renamed', 'compact-dir-synced'],
+  compactor: ['compact-temp-created', 'compact-copying', 'compact-temp-written', 'compact-temp-synced', 'compact-renamed', 'compact-dir-synced'],
   consumer: [],
 };
 
