@@ -1,5 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Consumer, Journal, verify } from '../src/index.js';
@@ -14,12 +15,13 @@ interface Run {
   stderr: string;
 }
 
-/** Runs the built `journal` binary. */
-function journal(args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv; uid?: number } = {}): Promise<Run> {
+/** Runs the built `journal` binary (or, with `bin`, a copy of it). */
+function journal(args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv; uid?: number; bin?: string } = {}): Promise<Run> {
   return new Promise((resolve) => {
-    const c = spawn(process.execPath, [BIN, ...args], {
+    const bin = opts.bin ?? BIN;
+    const c = spawn(process.execPath, [bin, ...args], {
       env: { ...process.env, NO_COLOR: '1', ...opts.env },
-      ...(opts.uid !== undefined ? { uid: opts.uid, gid: opts.uid } : {}),
+      ...(opts.uid !== undefined ? { uid: opts.uid, gid: opts.uid, cwd: path.dirname(bin) } : {}),
     });
     let stdout = '';
     let stderr = '';
@@ -28,6 +30,29 @@ function journal(args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv
     c.stdin.end(opts.input ?? '');
     c.on('close', (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+/**
+ * A copy of what the built command needs at run time (dist, package.json and the runtime
+ * dependencies, fs-ext with its compiled addon) in a directory every user can read. An unprivileged
+ * user cannot run the command from the checkout when the checkout sits inside a 0700 directory, as
+ * a fresh clone in a temp directory does.
+ */
+function binForEveryone(): string {
+  const dir = tmpDir();
+  fs.cpSync(path.join(ROOT, 'dist'), path.join(dir, 'dist'), { recursive: true });
+  fs.cpSync(path.join(ROOT, 'package.json'), path.join(dir, 'package.json'));
+  const require = createRequire(path.join(ROOT, 'package.json'));
+  for (const dep of Object.keys((JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { dependencies: object }).dependencies)) {
+    fs.cpSync(path.dirname(require.resolve(`${dep}/package.json`)), path.join(dir, 'node_modules', dep), { recursive: true });
+  }
+  const open = (p: string): void => {
+    const st = fs.statSync(p);
+    fs.chmodSync(p, st.isDirectory() ? 0o755 : st.mode | 0o444);
+    if (st.isDirectory()) for (const name of fs.readdirSync(p)) open(path.join(p, name));
+  };
+  open(dir);
+  return path.join(dir, 'dist/cli/main.js');
 }
 
 async function journalOf(n: number, file = tmpJournal()): Promise<{ file: string; offsets: number[] }> {
@@ -138,8 +163,8 @@ describe('journal verify', () => {
     fs.chmodSync(dir, 0o755);
     const { file } = await journalOf(2, path.join(dir, 'secret.jsonl'));
     fs.chmodSync(file, 0o000);
-    // Root reads anything: run as nobody then.
-    const r = await journal(['verify', file], process.getuid?.() === 0 ? { uid: 65534 } : {});
+    // Root reads anything: run as nobody then, from a copy nobody can read.
+    const r = await journal(['verify', file], process.getuid?.() === 0 ? { uid: 65534, bin: binForEveryone() } : {});
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/EACCES/);
   });
