@@ -2,12 +2,16 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Consumer, Journal, verify } from '../src/index.js';
 import { flipByte, readAll, tmpDir, tmpJournal } from './helpers.js';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const BIN = path.join(ROOT, 'dist/cli/main.js');
+const VERSION = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+/** A module loaded before the command that makes its fstat fail (see the fixture). */
+const PLANT = pathToFileURL(path.join(ROOT, 'test/fixtures/plant-fault.mjs')).href;
 
 interface Run {
   code: number | null;
@@ -16,10 +20,10 @@ interface Run {
 }
 
 /** Runs the built `journal` binary (or, with `bin`, a copy of it). */
-function journal(args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv; uid?: number; bin?: string } = {}): Promise<Run> {
+function journal(args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv; uid?: number; bin?: string; preload?: string } = {}): Promise<Run> {
   return new Promise((resolve) => {
     const bin = opts.bin ?? BIN;
-    const c = spawn(process.execPath, [bin, ...args], {
+    const c = spawn(process.execPath, [...(opts.preload !== undefined ? ['--import', opts.preload] : []), bin, ...args], {
       env: { ...process.env, NO_COLOR: '1', ...opts.env },
       ...(opts.uid !== undefined ? { uid: opts.uid, gid: opts.uid, cwd: path.dirname(bin) } : {}),
     });
@@ -174,6 +178,7 @@ describe('journal verify', () => {
     const unknown = await journal(['frobnicate']);
     expect(unknown.code).toBe(64);
     expect(unknown.stderr).toContain('unknown command "frobnicate"');
+    expect(unknown.stderr).not.toMatch(/^\s+at /m);
     const bad = await journal(['verify', '--nope', 'x']);
     expect(bad.code).toBe(64);
     expect(bad.stderr).toMatch(/Unknown option '--nope'/);
@@ -182,6 +187,31 @@ describe('journal verify', () => {
     const help = await journal(['verify', '--help']);
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('Exit codes: 0 clean; 1 only a torn tail; 2 damage before the end');
+  });
+
+  it('a bug prints its stack and how to report it, exit 70; a JSON report is not made of it', async () => {
+    const { file } = await journalOf(2);
+    const bug = { preload: PLANT, env: { JOURNAL_PLANT: 'bug' } };
+    for (const args of [['verify', file], ['verify', file, '--json']]) {
+      const r = await journal(args, bug);
+      expect(r.code).toBe(70);
+      expect(r.stdout).toBe('');
+      const lines = r.stderr.trim().split('\n');
+      expect(lines[0]).toBe(`journal: internal error: a bug in jsonl-journal ${VERSION}, not a problem with your journal or your command`);
+      expect(lines[1]).toBe('TypeError: planted: fstatSync is broken');
+      expect(lines[2]).toMatch(/^ {4}at io\.fstatSync /);
+      expect(lines.at(-1)).toBe('journal: please report it on the jsonl-journal issue tracker, with the command you ran and everything printed above');
+    }
+  });
+
+  it('a system error is one line and exit 3, with --json an IO_ERROR report: no stack', async () => {
+    const { file } = await journalOf(2);
+    const eio = { preload: PLANT, env: { JOURNAL_PLANT: 'EIO' } };
+    const r = await journal(['verify', file], eio);
+    expect(r).toMatchObject({ code: 3, stdout: '', stderr: 'journal: EIO: i/o error, fstat\n' });
+    const j = await journal(['verify', file, '--json'], eio);
+    expect(j).toMatchObject({ code: 3, stderr: '' });
+    expect(JSON.parse(j.stdout)).toEqual({ file, status: 'error', error: { code: 'IO_ERROR', message: 'EIO: i/o error, fstat' } });
   });
 
   it('shows a progress bar under a terminal, and none in a pipe or with --json', async () => {

@@ -1,7 +1,8 @@
 /** journal verify <file> [--json] [--fix]: check every line, report, and optionally cut a torn tail. */
+import { ErrorCode, isJournalError } from '../../errors.js';
 import { Journal } from '../../journal.js';
 import { verify, type VerifyReport } from '../../verify.js';
-import { onePath, report, type Command } from '../command.js';
+import { isBug, onePath, report, type Command } from '../command.js';
 import { bold, bytes, count, Exit, green, Progress, red, yellow } from '../term.js';
 
 export const verifyCommand: Command = {
@@ -38,9 +39,9 @@ not a journal, I/O error); 64 usage error.`,
         rep = await check(file, json, deep);
       }
     } catch (err) {
-      if (json) {
-        const e = err as { code?: string; message?: string };
-        process.stdout.write(`${JSON.stringify({ file, status: 'error', error: { code: e.code ?? 'IO_ERROR', message: e.message ?? String(err) } })}\n`);
+      if (json && !isBug(err)) {
+        const e = err as Error;
+        process.stdout.write(`${JSON.stringify({ file, status: 'error', error: { code: isJournalError(err) ? err.code : ErrorCode.IO_ERROR, message: e.message } })}\n`);
         return Exit.FAILED;
       }
       return report(err);
