@@ -162,6 +162,23 @@ describe('journal verify', () => {
     expect(r.stderr).toMatch(/not a jsonl-journal file/);
   });
 
+  it('a damaged header: exit 3 (cannot check) plain and --json, and every other command cannot use it either', async () => {
+    const { file } = await journalOf(5);
+    flipByte(file, 20);
+    const before = fs.readFileSync(file);
+    const message = `${file}: header line is damaged (checksum mismatch)`;
+    const r = await journal(['verify', file]);
+    expect(r).toEqual({ code: 3, stdout: '', stderr: `journal: ${message}\n` });
+    const j = await journal(['verify', file, '--json']);
+    expect(j).toMatchObject({ code: 3, stderr: '' });
+    expect(JSON.parse(j.stdout)).toEqual({ file, status: 'error', error: { code: 'CORRUPT', message } });
+    for (const cmd of ['repair', 'cat', 'compact', 'stats']) {
+      expect(await journal([cmd, file]), cmd).toEqual({ code: 3, stdout: '', stderr: `journal: ${message}\n` });
+    }
+    expect(fs.readFileSync(file).equals(before)).toBe(true);
+    expect(fs.readdirSync(path.dirname(file)).filter((n) => n.includes('.broken'))).toEqual([]);
+  });
+
   it('a file without read permission: exit 3, EACCES named', async () => {
     const dir = tmpDir();
     fs.chmodSync(dir, 0o755);
@@ -259,6 +276,19 @@ describe('journal repair', () => {
     expect((await readAll(file)).map((x) => x.seq)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1).filter((s) => s !== 10 && s !== 30));
     const again = await journal(['repair', file, '--json']);
     expect(JSON.parse(again.stdout)).toMatchObject({ dropped: [], tornTail: null, recordsKept: 38, brokenCopy: `${file}.broken.1` });
+  });
+});
+
+describe('journal repair', () => {
+  it('a missing file or not a journal: exit 3, and no .broken copy is left behind', async () => {
+    const dir = tmpDir();
+    const missing = await journal(['repair', path.join(dir, 'nope.jsonl')]);
+    expect(missing).toEqual({ code: 3, stdout: '', stderr: `journal: ${path.join(dir, 'nope.jsonl')} does not exist\n` });
+    fs.writeFileSync(path.join(dir, 'notes.txt'), 'hello\n');
+    const foreign = await journal(['repair', path.join(dir, 'notes.txt')]);
+    expect(foreign).toMatchObject({ code: 3, stdout: '' });
+    expect(foreign.stderr).toMatch(/not a jsonl-journal file/);
+    expect(fs.readdirSync(dir)).toEqual(['notes.txt']);
   });
 });
 

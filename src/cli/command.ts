@@ -30,7 +30,9 @@ export function report(err: unknown): number {
   const prefix = red(process.stderr, 'journal:');
   if (!isBug(err)) {
     process.stderr.write(`${prefix} ${(err as Error).message}\n`);
-    return isJournalError(err, ErrorCode.CORRUPT) ? Exit.DAMAGED : Exit.FAILED;
+    // A damaged header (line 1) is not damage before the end but a journal nothing can be done
+    // with: without it no line after it can be checked, read or rewritten.
+    return isJournalError(err, ErrorCode.CORRUPT) && err.line !== 1 ? Exit.DAMAGED : Exit.FAILED;
   }
   process.stderr.write(
     `${prefix} internal error: a bug in jsonl-journal ${version()}, not a problem with your journal or your command\n` +

@@ -22,7 +22,7 @@ Options:
            under a valid checksum)
 
 Exit codes: 0 clean; 1 only a torn tail; 2 damage before the end; 3 could not check (missing file,
-not a journal, I/O error); 64 usage error.`,
+not a journal, a damaged header, I/O error); 64 usage error.`,
   options: { json: { type: 'boolean' }, fix: { type: 'boolean' }, deep: { type: 'boolean' } },
   async run(values, positionals) {
     const file = onePath(positionals);
