@@ -67,6 +67,41 @@ async function journalOf(n: number, file = tmpJournal()): Promise<{ file: string
   return { file, offsets };
 }
 
+const COMMANDS = ['verify', 'repair', 'cat', 'append', 'compact', 'consumers', 'stats'];
+
+describe('journal --help, --version and unknown commands', () => {
+  it('--help (and -h, help) prints the usage with every command on stdout, exit 0', async () => {
+    for (const flag of ['--help', '-h', 'help']) {
+      const r = await journal([flag]);
+      expect(r).toMatchObject({ code: 0, stderr: '' });
+      expect(r.stdout).toMatch(/^Usage: journal <command> \[options\]\n/);
+      for (const name of COMMANDS) expect(r.stdout).toMatch(new RegExp(`^  ${name} +\\S`, 'm'));
+      expect(r.stdout).toContain('journal --version');
+    }
+  });
+
+  it('--version (and -v) prints the version of package.json', async () => {
+    expect(await journal(['--version'])).toEqual({ code: 0, stdout: `${VERSION}\n`, stderr: '' });
+    expect(await journal(['-v'])).toEqual({ code: 0, stdout: `${VERSION}\n`, stderr: '' });
+  });
+
+  it.each(COMMANDS)('%s --help (and -h) prints its usage, options and exit codes on stdout, exit 0', async (name) => {
+    const r = await journal([name, '--help']);
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    expect(r.stdout).toMatch(new RegExp(`^Usage: journal ${name} <file>`));
+    expect(r.stdout).toMatch(/\nExit codes: 0 [^]*\b64 usage error\.\n$/);
+    expect(await journal([name, '-h'])).toEqual(r);
+  });
+
+  it('an unknown command: one line naming it, then the usage, on stderr; exit 64', async () => {
+    const usage = (await journal(['--help'])).stdout;
+    for (const name of ['frobnicate', '--nope']) {
+      expect(await journal([name, 'x'])).toEqual({ code: 64, stdout: '', stderr: `journal: unknown command ${JSON.stringify(name)}\n${usage}` });
+    }
+    expect(await journal([])).toEqual({ code: 64, stdout: '', stderr: usage });
+  });
+});
+
 describe('journal verify', () => {
   it('a clean journal: exit 0, a summary on stdout, nothing on stderr', async () => {
     const { file } = await journalOf(25);

@@ -24,7 +24,8 @@ function usage(): string {
 Commands:
 ${commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}
 
-journal <command> --help shows a command's options and exit codes. Documentation: docs/cli.md.
+journal <command> --help shows a command's options and exit codes; journal --version the version.
+Documentation: docs/cli.md.
 `;
 }
 
