@@ -266,21 +266,6 @@ describe('journal verify', () => {
     expect(JSON.parse(j.stdout)).toEqual({ file, status: 'error', error: { code: 'IO_ERROR', message: 'EIO: i/o error, fstat' } });
   });
 
-  it('shows a progress bar under a terminal, and none in a pipe or with --json', async () => {
-    const file = tmpJournal();
-    const j = await Journal.open(file, { durability: 'unsafe-nosync' });
-    for (let b = 0; b < 30; b++) await j.appendMany(Array.from({ length: 5000 }, (_, i) => ({ b, i, pad: 'p'.repeat(100) })));
-    await j.close();
-    const inTerminal = (args: string) => spawnSync('script', ['-qfec', `${process.execPath} ${BIN} ${args}`, '/dev/null'], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } }).stdout;
-    const tty = inTerminal(`verify ${file}`);
-    expect(tty).toMatch(/verifying .* \[[#.]+\] +\d+% /);
-    expect(tty).toContain(`${file}: ok`);
-    expect(inTerminal(`verify ${file} --json`)).not.toMatch(/verifying/);
-    const piped = await journal(['verify', file]);
-    expect(piped.stderr).toBe('');
-    expect(piped.stdout).not.toMatch(/verifying/);
-  });
-
   it('colours only on a terminal, and not with NO_COLOR', async () => {
     const { file } = await journalOf(2);
     const inTerminal = (env: NodeJS.ProcessEnv) => spawnSync('script', ['-qfec', `${process.execPath} ${BIN} verify ${file}`, '/dev/null'], { encoding: 'utf8', env }).stdout;
@@ -290,6 +275,34 @@ describe('journal verify', () => {
     expect(inTerminal(withColour)).toContain('\x1b[32mok');
     expect(inTerminal({ ...process.env, NO_COLOR: '1' })).not.toMatch(colour);
     expect((await journal(['verify', file], { env: withColour })).stdout).not.toMatch(colour);
+  });
+});
+
+describe('the progress bar', () => {
+  it('verify, repair, compact and stats draw it with bytes, rate and ETA under a terminal; none in a pipe or with --json', async () => {
+    const file = tmpJournal();
+    const j = await Journal.open(file, { durability: 'unsafe-nosync' });
+    for (let b = 0; b < 30; b++) await j.appendMany(Array.from({ length: 5000 }, (_, i) => ({ b, i, pad: 'p'.repeat(100) })));
+    await j.close();
+    const inTerminal = (args: string) => spawnSync('script', ['-qfec', `${process.execPath} ${BIN} ${args}`, '/dev/null'], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } }).stdout;
+    const size = String.raw`\d+(?:\.\d)? (?:B|kB|MB|GB|TB)`;
+    const bar = (label: string) => new RegExp(String.raw`\r${label} ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \[[#.]{24}\] +\d+% ${size}/${size} ${size}/s ETA \d+s`);
+    const cases: Array<[string, string, string]> = [
+      ['verify', 'verifying', `${file}: ok`],
+      ['repair', 'repairing', 'nothing was damaged'],
+      ['compact', 'compacting', '150,000 -> 150,000 records'],
+      ['stats', 'reading', 'records     150,000'],
+    ];
+    for (const [cmd, label, done] of cases) {
+      const tty = inTerminal(`${cmd} ${file}`);
+      expect(tty, cmd).toMatch(bar(label));
+      expect(tty, cmd).toContain(done);
+      expect(inTerminal(`${cmd} ${file} --json`), cmd).not.toContain(label);
+      const piped = await journal([cmd, file]);
+      expect(piped, cmd).toMatchObject({ code: 0, stderr: '' });
+      expect(piped.stdout, cmd).toContain(done);
+      expect(piped.stdout, cmd).not.toContain(label);
+    }
   });
 });
 
