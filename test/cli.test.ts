@@ -117,10 +117,11 @@ describe('journal verify', () => {
     const torn = '00000000 {"seq":11,"ts":1,"da';
     fs.appendFileSync(file, torn);
     const r = await journal(['verify', file]);
-    expect(r.code).toBe(1);
+    expect(r).toMatchObject({ code: 1, stderr: '' });
+    expect(r.stdout).toContain(`${file}: torn tail\n  10 records, seq 1..10`);
     expect(r.stdout).toContain(`torn tail: ${torn.length} bytes at offset ${size.toLocaleString('en-US')}`);
     const fixed = await journal(['verify', file, '--fix']);
-    expect(fixed.code).toBe(0);
+    expect(fixed).toMatchObject({ code: 0, stderr: '' });
     expect(fixed.stdout).toContain(`cut a torn tail of ${torn.length} bytes at offset ${size.toLocaleString('en-US')}`);
     expect(fs.statSync(file).size).toBe(size);
     expect((await readAll(file)).length).toBe(10);
@@ -129,17 +130,22 @@ describe('journal verify', () => {
 
   it('zeros after the last batch are a torn tail too', async () => {
     const { file } = await journalOf(3);
+    const size = fs.statSync(file).size;
     fs.appendFileSync(file, Buffer.alloc(4096));
-    const r = await journal(['verify', file, '--json']);
-    expect(r.code).toBe(1);
-    expect(JSON.parse(r.stdout)).toMatchObject({ status: 'torn-tail', records: 3, tornTail: { bytes: 4096 } });
+    const r = await journal(['verify', file]);
+    expect(r).toMatchObject({ code: 1, stderr: '' });
+    expect(r.stdout).toContain(`${file}: torn tail\n  3 records, seq 1..3`);
+    expect(r.stdout).toContain(`torn tail: 4,096 bytes at offset ${size.toLocaleString('en-US')}`);
+    const j = await journal(['verify', file, '--json']);
+    expect(j).toMatchObject({ code: 1, stderr: '' });
+    expect(JSON.parse(j.stdout)).toMatchObject({ status: 'torn-tail', records: 3, tornTail: { offset: size, bytes: 4096 }, corrupt: [] });
   });
 
   it('a flipped byte in the middle: exit 2, the line and offset named; --json has the same report', async () => {
     const { file, offsets } = await journalOf(30);
     flipByte(file, offsets[14]! + 20);
     const r = await journal(['verify', file]);
-    expect(r.code).toBe(2);
+    expect(r).toMatchObject({ code: 2, stderr: '' });
     expect(r.stdout).toContain(`damaged line 16, offset ${offsets[14]!.toLocaleString('en-US')}: checksum mismatch`);
     expect(r.stdout).toContain('journal repair');
     const j = await journal(['verify', file, '--json']);
@@ -165,7 +171,7 @@ describe('journal verify', () => {
     await j.close();
     expect((await journal(['verify', file])).code).toBe(0);
     const deep = await journal(['verify', file, '--deep']);
-    expect(deep.code).toBe(2);
+    expect(deep).toMatchObject({ code: 2, stderr: '' });
     expect(deep.stdout).toContain(`line 4, offset ${size.toLocaleString('en-US')}: invalid JSON`);
   });
 
@@ -184,7 +190,7 @@ describe('journal verify', () => {
     expect(r.stderr).toMatch(message);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     const j = await journal(['verify', target, '--json']);
-    expect(j.code).toBe(3);
+    expect(j).toMatchObject({ code: 3, stderr: '' });
     expect(JSON.parse(j.stdout)).toMatchObject({ status: 'error', error: { message: expect.stringMatching(message) } });
   });
 
@@ -193,8 +199,10 @@ describe('journal verify', () => {
     const b = fs.readFileSync(file);
     fs.writeFileSync(file, b.subarray(b.indexOf(0x0a) + 1));
     const r = await journal(['verify', file]);
-    expect(r.code).toBe(3);
-    expect(r.stderr).toMatch(/not a jsonl-journal file/);
+    expect(r).toEqual({ code: 3, stdout: '', stderr: `journal: ${file} is not a jsonl-journal file (no "format":"jsonl-journal" in the first line)\n` });
+    const j = await journal(['verify', file, '--json']);
+    expect(j).toMatchObject({ code: 3, stderr: '' });
+    expect(JSON.parse(j.stdout)).toMatchObject({ status: 'error', error: { code: 'NOT_A_JOURNAL' } });
   });
 
   it('a damaged header: exit 3 (cannot check) plain and --json, and every other command cannot use it either', async () => {
@@ -214,15 +222,18 @@ describe('journal verify', () => {
     expect(fs.readdirSync(path.dirname(file)).filter((n) => n.includes('.broken'))).toEqual([]);
   });
 
-  it('a file without read permission: exit 3, EACCES named', async () => {
+  it('a file without read permission: exit 3, EACCES named, plain and --json', async () => {
     const dir = tmpDir();
     fs.chmodSync(dir, 0o755);
     const { file } = await journalOf(2, path.join(dir, 'secret.jsonl'));
     fs.chmodSync(file, 0o000);
     // Root reads anything: run as nobody then, from a copy nobody can read.
-    const r = await journal(['verify', file], process.getuid?.() === 0 ? { uid: 65534, bin: binForEveryone() } : {});
-    expect(r.code).toBe(3);
-    expect(r.stderr).toMatch(/EACCES/);
+    const asSomeone = process.getuid?.() === 0 ? { uid: 65534, bin: binForEveryone() } : {};
+    const r = await journal(['verify', file], asSomeone);
+    expect(r).toEqual({ code: 3, stdout: '', stderr: `journal: cannot open ${file}: EACCES\n` });
+    const j = await journal(['verify', file, '--json'], asSomeone);
+    expect(j).toMatchObject({ code: 3, stderr: '' });
+    expect(JSON.parse(j.stdout)).toEqual({ file, status: 'error', error: { code: 'IO_ERROR', message: `cannot open ${file}: EACCES` } });
   });
 
   it('usage errors: exit 64 with the usage', async () => {
