@@ -5,6 +5,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Consumer, Journal, verify } from '../src/index.js';
+import { FileLock } from '../src/lock.js';
 import { flipByte, readAll, tmpDir, tmpJournal } from './helpers.js';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
@@ -20,13 +21,17 @@ interface Run {
 }
 
 /** Runs the built `journal` binary (or, with `bin`, a copy of it). */
-function journal(args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv; uid?: number; bin?: string; preload?: string } = {}): Promise<Run> {
+function journal(
+  args: string[],
+  opts: { input?: string; env?: NodeJS.ProcessEnv; uid?: number; bin?: string; preload?: string; spawned?: (pid: number) => void } = {},
+): Promise<Run> {
   return new Promise((resolve) => {
     const bin = opts.bin ?? BIN;
     const c = spawn(process.execPath, [...(opts.preload !== undefined ? ['--import', opts.preload] : []), bin, ...args], {
       env: { ...process.env, NO_COLOR: '1', ...opts.env },
       ...(opts.uid !== undefined ? { uid: opts.uid, gid: opts.uid, cwd: path.dirname(bin) } : {}),
     });
+    opts.spawned?.(c.pid!);
     let stdout = '';
     let stderr = '';
     c.stdout.on('data', (d) => (stdout += d));
@@ -57,6 +62,27 @@ function binForEveryone(): string {
   };
   open(dir);
   return path.join(dir, 'dist/cli/main.js');
+}
+
+/** Whether process `pid` has `file` open read-write (as Journal.open does; verify opens read-only). */
+function openReadWrite(pid: number, file: string): boolean {
+  const real = fs.realpathSync(file);
+  let fds: string[];
+  try {
+    fds = fs.readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return false;
+  }
+  return fds.some((fd) => {
+    try {
+      if (fs.readlinkSync(`/proc/${pid}/fd/${fd}`) !== real) return false;
+      const flags = /^flags:\s+([0-7]+)$/m.exec(fs.readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'))?.[1];
+      // The access mode is the low two bits (O_ACCMODE, which node:fs does not export).
+      return flags !== undefined && (parseInt(flags, 8) & 3) === fs.constants.O_RDWR;
+    } catch {
+      return false;
+    }
+  });
 }
 
 async function journalOf(n: number, file = tmpJournal()): Promise<{ file: string; offsets: number[] }> {
@@ -126,6 +152,51 @@ describe('journal verify', () => {
     expect(fs.statSync(file).size).toBe(size);
     expect((await readAll(file)).length).toBe(10);
     expect((await verify(file)).ok).toBe(true);
+  });
+
+  it('--fix says what it cut, not what the check saw, when a live writer changed the tail in between', async () => {
+    // This process plays a live writer: it holds the writers' lock with half a batch on disk.
+    // verify waits 2 s for the lock, checks without it and sees that half batch as a torn tail;
+    // then its open waits for the lock, while the writer finishes the batch and (the second time)
+    // leaves a new torn tail after it, which is all the open can cut.
+    const liveWriter = async () => {
+      const { file } = await journalOf(5);
+      const size = fs.statSync(file).size;
+      const j = await Journal.open(file);
+      await j.append({ n: 6 });
+      await j.close();
+      const batch = fs.readFileSync(file).subarray(size);
+      fs.truncateSync(file, size + (batch.length >> 1));
+      const fd = fs.openSync(file, 'r+');
+      const lock = new FileLock(fd, file);
+      await lock.acquire(1000);
+      return { file, size, batch, fd, lock };
+    };
+    const fixWhileWriting = async (w: Awaited<ReturnType<typeof liveWriter>>, args: string[], tornAfter: string) => {
+      let pid = 0;
+      const done = journal(['verify', w.file, '--fix', ...args], { spawned: (p) => (pid = p) });
+      for (const t0 = Date.now(); !openReadWrite(pid, w.file); await new Promise((r) => setTimeout(r, 10))) {
+        if (Date.now() - t0 > 20_000) throw new Error('verify --fix never opened the journal to cut');
+      }
+      const rest = Buffer.concat([w.batch, Buffer.from(tornAfter)]);
+      fs.writeSync(w.fd, rest, 0, rest.length, w.size);
+      w.lock.release();
+      fs.closeSync(w.fd);
+      return done;
+    };
+    const torn = '00000000 {"seq":7,"ts":1,"da';
+    const [a, b] = await Promise.all([liveWriter(), liveWriter()]);
+    const [finished, tornAgain] = await Promise.all([fixWhileWriting(a, [], ''), fixWhileWriting(b, ['--json'], torn)]);
+
+    expect(finished).toMatchObject({ code: 0, stderr: '' });
+    expect(finished.stdout).toContain(`${a.file}: ok\n  6 records, seq 1..6`);
+    expect(finished.stdout).toContain(`cut nothing: the torn tail at offset ${a.size.toLocaleString('en-US')} was gone when the writers' lock was taken`);
+    expect(finished.stdout).not.toContain('cut a torn tail');
+    expect((await readAll(a.file)).length).toBe(6);
+
+    expect(tornAgain).toMatchObject({ code: 0, stderr: '' });
+    expect(JSON.parse(tornAgain.stdout)).toMatchObject({ status: 'ok', records: 6, tornTail: null, cut: { offset: b.size + b.batch.length, bytes: torn.length } });
+    expect(fs.statSync(b.file).size).toBe(b.size + b.batch.length);
   });
 
   it('zeros after the last batch are a torn tail too', async () => {
