@@ -469,6 +469,29 @@ describe('journal cat', () => {
     expect(r.stderr).toBe('');
   });
 
+  it('cat --follow on a journal that does not exist yet waits for it, then prints its records', async () => {
+    const file = path.join(tmpDir(), 'later', 'events.jsonl');
+    const c = spawn(process.execPath, [BIN, 'cat', '--follow', file], { env: { ...process.env, NO_COLOR: '1' } });
+    let out = '';
+    let err = '';
+    c.stdout.on('data', (d) => (out += d));
+    c.stderr.on('data', (d) => (err += d));
+    const exited = new Promise((r) => c.on('exit', r));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(c.exitCode).toBeNull();
+    fs.mkdirSync(path.dirname(file));
+    const j = await Journal.open(file);
+    await j.append('first');
+    await j.close();
+    for (const t0 = Date.now(); !out.includes('\n'); await new Promise((r) => setTimeout(r, 20))) {
+      if (Date.now() - t0 > 10_000) throw new Error(`nothing printed; stderr: ${err}`);
+    }
+    expect(JSON.parse(out).data).toBe('first');
+    c.kill('SIGINT');
+    expect(await exited).toBe(0);
+    expect(err).toBe('');
+  });
+
   it('cat --follow prints records appended later, and exits 0 on SIGINT', async () => {
     const { file } = await journalOf(2);
     const c = spawn(process.execPath, [BIN, 'cat', '--follow', file], { env: { ...process.env, NO_COLOR: '1' } });
