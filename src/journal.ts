@@ -20,6 +20,7 @@ import { dirOf, io } from './io.js';
 import { killPoint, killPointsArmed } from './killpoint.js';
 import { FileLock } from './lock.js';
 import { scanFrom, scanTail, type TailState } from './recover.js';
+import type { TornTail } from './scan.js';
 
 export type Durability = 'always' | 'interval' | 'unsafe-nosync';
 
@@ -113,6 +114,21 @@ function nonNegative(name: string, v: number): number {
   return v;
 }
 
+/**
+ * The torn tail each Journal cut when it opened. Kept outside the class so that the package does
+ * not export it (index.ts does not re-export it): only `journal verify --fix` needs to know.
+ */
+const cutAtOpen = new WeakMap<Journal, TornTail>();
+
+/**
+ * What Journal.open cut from `j` under the writers' lock, or null if it cut nothing. This is what
+ * was actually cut, which a check made before the open cannot know: in between, a live writer may
+ * have finished the batch that looked torn, or cut it and appended after it.
+ */
+export function tornTailCutAtOpen(j: Journal): TornTail | null {
+  return cutAtOpen.get(j) ?? null;
+}
+
 /** One append (`one`) or appendMany (`many`) call waiting for its batch. */
 interface Entry {
   one: PendingRecord | null;
@@ -177,7 +193,8 @@ export class Journal {
         if (!created) await syncNameOf(path);
         await j.#lock.acquire(o.lockTimeoutMs);
         try {
-          await j.#catchUp();
+          const cut = await j.#catchUp();
+          if (cut !== null) cutAtOpen.set(j, cut);
         } finally {
           j.#lock.release();
         }
@@ -486,9 +503,9 @@ export class Journal {
   /**
    * Under the lock: makes #end/#lastSeq/#synced describe the file as it is now. Reopens the path if
    * the file was replaced (a compaction), validates bytes other writers appended, and cuts a torn
-   * tail a dead writer left.
+   * tail a dead writer left. Returns the torn tail it cut, if it cut one.
    */
-  async #catchUp(): Promise<void> {
+  async #catchUp(): Promise<TornTail | null> {
     for (;;) {
       const mine = io.fstatSync(this.#fd);
       const current = io.statSync(this.path);
@@ -499,12 +516,12 @@ export class Journal {
         await this.#reopen();
         continue;
       }
-      if (this.#end === mine.size) return;
+      if (this.#end === mine.size) return null;
       const state = this.#end < 0 || mine.size < this.#end
         ? await scanTail(this.#fd, this.path, this.#headerEnd, mine.size, this.#o.maxRecordBytes)
         : await scanFrom(this.#fd, this.path, this.#end, this.#lastSeq, mine.size, this.#o.maxRecordBytes);
       await this.#adopt(state);
-      return;
+      return state.torn;
     }
   }
 

@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import { ioError } from './errors.js';
 import { rewrite, type CompactOptions } from './compact.js';
+import { openJournalFile } from './file.js';
 import { dirOf, io } from './io.js';
 import type { Damage, TornTail } from './scan.js';
 
@@ -24,6 +25,14 @@ export interface RepairResult {
 
 export async function repair(file: string, opts: Pick<CompactOptions, 'signal' | 'onProgress' | 'lockTimeoutMs'> = {}): Promise<RepairResult> {
   if (typeof file !== 'string' || file === '') throw new TypeError('path must be a non-empty string');
+  // A missing file, a file that is not a journal or a damaged header cannot be repaired: fail
+  // before leaving a .broken copy of it behind.
+  const { fd } = await openJournalFile(file, 'r');
+  try {
+    await io.close(fd);
+  } catch (err) {
+    throw ioError('cannot close', file, err);
+  }
   const brokenCopy = await keepCopy(file);
   const { result, dropped, tornTail } = await rewrite(file, { ...opts, wait: true }, true);
   return { brokenCopy, dropped, tornTail, recordsKept: result.recordsAfter, bytesBefore: result.bytesBefore, bytesAfter: result.bytesAfter };

@@ -1,12 +1,18 @@
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Consumer, Journal, verify } from '../src/index.js';
+import { FileLock } from '../src/lock.js';
 import { flipByte, readAll, tmpDir, tmpJournal } from './helpers.js';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const BIN = path.join(ROOT, 'dist/cli/main.js');
+const VERSION = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+/** A module loaded before the command that makes its fstat fail (see the fixture). */
+const PLANT = pathToFileURL(path.join(ROOT, 'test/fixtures/plant-fault.mjs')).href;
 
 interface Run {
   code: number | null;
@@ -14,19 +20,68 @@ interface Run {
   stderr: string;
 }
 
-/** Runs the built `journal` binary. */
-function journal(args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv; uid?: number } = {}): Promise<Run> {
+/** Runs the built `journal` binary (or, with `bin`, a copy of it). */
+function journal(
+  args: string[],
+  opts: { input?: string; env?: NodeJS.ProcessEnv; uid?: number; bin?: string; preload?: string; spawned?: (pid: number) => void } = {},
+): Promise<Run> {
   return new Promise((resolve) => {
-    const c = spawn(process.execPath, [BIN, ...args], {
+    const bin = opts.bin ?? BIN;
+    const c = spawn(process.execPath, [...(opts.preload !== undefined ? ['--import', opts.preload] : []), bin, ...args], {
       env: { ...process.env, NO_COLOR: '1', ...opts.env },
-      ...(opts.uid !== undefined ? { uid: opts.uid, gid: opts.uid } : {}),
+      ...(opts.uid !== undefined ? { uid: opts.uid, gid: opts.uid, cwd: path.dirname(bin) } : {}),
     });
+    opts.spawned?.(c.pid!);
     let stdout = '';
     let stderr = '';
     c.stdout.on('data', (d) => (stdout += d));
     c.stderr.on('data', (d) => (stderr += d));
     c.stdin.end(opts.input ?? '');
     c.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/**
+ * A copy of what the built command needs at run time (dist, package.json and the runtime
+ * dependencies, fs-ext with its compiled addon) in a directory every user can read. An unprivileged
+ * user cannot run the command from the checkout when the checkout sits inside a 0700 directory, as
+ * a fresh clone in a temp directory does.
+ */
+function binForEveryone(): string {
+  const dir = tmpDir();
+  fs.cpSync(path.join(ROOT, 'dist'), path.join(dir, 'dist'), { recursive: true });
+  fs.cpSync(path.join(ROOT, 'package.json'), path.join(dir, 'package.json'));
+  const require = createRequire(path.join(ROOT, 'package.json'));
+  for (const dep of Object.keys((JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { dependencies: object }).dependencies)) {
+    fs.cpSync(path.dirname(require.resolve(`${dep}/package.json`)), path.join(dir, 'node_modules', dep), { recursive: true });
+  }
+  const open = (p: string): void => {
+    const st = fs.statSync(p);
+    fs.chmodSync(p, st.isDirectory() ? 0o755 : st.mode | 0o444);
+    if (st.isDirectory()) for (const name of fs.readdirSync(p)) open(path.join(p, name));
+  };
+  open(dir);
+  return path.join(dir, 'dist/cli/main.js');
+}
+
+/** Whether process `pid` has `file` open read-write (as Journal.open does; verify opens read-only). */
+function openReadWrite(pid: number, file: string): boolean {
+  const real = fs.realpathSync(file);
+  let fds: string[];
+  try {
+    fds = fs.readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return false;
+  }
+  return fds.some((fd) => {
+    try {
+      if (fs.readlinkSync(`/proc/${pid}/fd/${fd}`) !== real) return false;
+      const flags = /^flags:\s+([0-7]+)$/m.exec(fs.readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'))?.[1];
+      // The access mode is the low two bits (O_ACCMODE, which node:fs does not export).
+      return flags !== undefined && (parseInt(flags, 8) & 3) === fs.constants.O_RDWR;
+    } catch {
+      return false;
+    }
   });
 }
 
@@ -37,6 +92,41 @@ async function journalOf(n: number, file = tmpJournal()): Promise<{ file: string
   await j.close();
   return { file, offsets };
 }
+
+const COMMANDS = ['verify', 'repair', 'cat', 'append', 'compact', 'consumers', 'stats'];
+
+describe('journal --help, --version and unknown commands', () => {
+  it('--help (and -h, help) prints the usage with every command on stdout, exit 0', async () => {
+    for (const flag of ['--help', '-h', 'help']) {
+      const r = await journal([flag]);
+      expect(r).toMatchObject({ code: 0, stderr: '' });
+      expect(r.stdout).toMatch(/^Usage: journal <command> \[options\]\n/);
+      for (const name of COMMANDS) expect(r.stdout).toMatch(new RegExp(`^  ${name} +\\S`, 'm'));
+      expect(r.stdout).toContain('journal --version');
+    }
+  });
+
+  it('--version (and -v) prints the version of package.json', async () => {
+    expect(await journal(['--version'])).toEqual({ code: 0, stdout: `${VERSION}\n`, stderr: '' });
+    expect(await journal(['-v'])).toEqual({ code: 0, stdout: `${VERSION}\n`, stderr: '' });
+  });
+
+  it.each(COMMANDS)('%s --help (and -h) prints its usage, options and exit codes on stdout, exit 0', async (name) => {
+    const r = await journal([name, '--help']);
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    expect(r.stdout).toMatch(new RegExp(`^Usage: journal ${name} <file>`));
+    expect(r.stdout).toMatch(/\nExit codes: 0 [^]*\b64 usage error\.\n$/);
+    expect(await journal([name, '-h'])).toEqual(r);
+  });
+
+  it('an unknown command: one line naming it, then the usage, on stderr; exit 64', async () => {
+    const usage = (await journal(['--help'])).stdout;
+    for (const name of ['frobnicate', '--nope']) {
+      expect(await journal([name, 'x'])).toEqual({ code: 64, stdout: '', stderr: `journal: unknown command ${JSON.stringify(name)}\n${usage}` });
+    }
+    expect(await journal([])).toEqual({ code: 64, stdout: '', stderr: usage });
+  });
+});
 
 describe('journal verify', () => {
   it('a clean journal: exit 0, a summary on stdout, nothing on stderr', async () => {
@@ -53,29 +143,80 @@ describe('journal verify', () => {
     const torn = '00000000 {"seq":11,"ts":1,"da';
     fs.appendFileSync(file, torn);
     const r = await journal(['verify', file]);
-    expect(r.code).toBe(1);
+    expect(r).toMatchObject({ code: 1, stderr: '' });
+    expect(r.stdout).toContain(`${file}: torn tail\n  10 records, seq 1..10`);
     expect(r.stdout).toContain(`torn tail: ${torn.length} bytes at offset ${size.toLocaleString('en-US')}`);
     const fixed = await journal(['verify', file, '--fix']);
-    expect(fixed.code).toBe(0);
+    expect(fixed).toMatchObject({ code: 0, stderr: '' });
     expect(fixed.stdout).toContain(`cut a torn tail of ${torn.length} bytes at offset ${size.toLocaleString('en-US')}`);
     expect(fs.statSync(file).size).toBe(size);
     expect((await readAll(file)).length).toBe(10);
     expect((await verify(file)).ok).toBe(true);
   });
 
+  it('--fix says what it cut, not what the check saw, when a live writer changed the tail in between', async () => {
+    // This process plays a live writer: it holds the writers' lock with half a batch on disk.
+    // verify waits 2 s for the lock, checks without it and sees that half batch as a torn tail;
+    // then its open waits for the lock, while the writer finishes the batch and (the second time)
+    // leaves a new torn tail after it, which is all the open can cut.
+    const liveWriter = async () => {
+      const { file } = await journalOf(5);
+      const size = fs.statSync(file).size;
+      const j = await Journal.open(file);
+      await j.append({ n: 6 });
+      await j.close();
+      const batch = fs.readFileSync(file).subarray(size);
+      fs.truncateSync(file, size + (batch.length >> 1));
+      const fd = fs.openSync(file, 'r+');
+      const lock = new FileLock(fd, file);
+      await lock.acquire(1000);
+      return { file, size, batch, fd, lock };
+    };
+    const fixWhileWriting = async (w: Awaited<ReturnType<typeof liveWriter>>, args: string[], tornAfter: string) => {
+      let pid = 0;
+      const done = journal(['verify', w.file, '--fix', ...args], { spawned: (p) => (pid = p) });
+      for (const t0 = Date.now(); !openReadWrite(pid, w.file); await new Promise((r) => setTimeout(r, 10))) {
+        if (Date.now() - t0 > 20_000) throw new Error('verify --fix never opened the journal to cut');
+      }
+      const rest = Buffer.concat([w.batch, Buffer.from(tornAfter)]);
+      fs.writeSync(w.fd, rest, 0, rest.length, w.size);
+      w.lock.release();
+      fs.closeSync(w.fd);
+      return done;
+    };
+    const torn = '00000000 {"seq":7,"ts":1,"da';
+    const [a, b] = await Promise.all([liveWriter(), liveWriter()]);
+    const [finished, tornAgain] = await Promise.all([fixWhileWriting(a, [], ''), fixWhileWriting(b, ['--json'], torn)]);
+
+    expect(finished).toMatchObject({ code: 0, stderr: '' });
+    expect(finished.stdout).toContain(`${a.file}: ok\n  6 records, seq 1..6`);
+    expect(finished.stdout).toContain(`cut nothing: the torn tail at offset ${a.size.toLocaleString('en-US')} was gone when the writers' lock was taken`);
+    expect(finished.stdout).not.toContain('cut a torn tail');
+    expect((await readAll(a.file)).length).toBe(6);
+
+    expect(tornAgain).toMatchObject({ code: 0, stderr: '' });
+    expect(JSON.parse(tornAgain.stdout)).toMatchObject({ status: 'ok', records: 6, tornTail: null, cut: { offset: b.size + b.batch.length, bytes: torn.length } });
+    expect(fs.statSync(b.file).size).toBe(b.size + b.batch.length);
+  });
+
   it('zeros after the last batch are a torn tail too', async () => {
     const { file } = await journalOf(3);
+    const size = fs.statSync(file).size;
     fs.appendFileSync(file, Buffer.alloc(4096));
-    const r = await journal(['verify', file, '--json']);
-    expect(r.code).toBe(1);
-    expect(JSON.parse(r.stdout)).toMatchObject({ status: 'torn-tail', records: 3, tornTail: { bytes: 4096 } });
+    const r = await journal(['verify', file]);
+    expect(r).toMatchObject({ code: 1, stderr: '' });
+    expect(r.stdout).toContain(`${file}: torn tail\n  3 records, seq 1..3`);
+    expect(r.stdout).toContain(`torn tail: 4,096 bytes at offset ${size.toLocaleString('en-US')}`);
+    const j = await journal(['verify', file, '--json']);
+    expect(j).toMatchObject({ code: 1, stderr: '' });
+    expect(JSON.parse(j.stdout)).toMatchObject({ status: 'torn-tail', records: 3, tornTail: { offset: size, bytes: 4096 }, corrupt: [] });
   });
 
   it('a flipped byte in the middle: exit 2, the line and offset named; --json has the same report', async () => {
     const { file, offsets } = await journalOf(30);
     flipByte(file, offsets[14]! + 20);
     const r = await journal(['verify', file]);
-    expect(r.code).toBe(2);
+    expect(r).toMatchObject({ code: 2, stderr: '' });
     expect(r.stdout).toContain(`damaged line 16, offset ${offsets[14]!.toLocaleString('en-US')}: checksum mismatch`);
     expect(r.stdout).toContain('journal repair');
     const j = await journal(['verify', file, '--json']);
@@ -101,7 +242,7 @@ describe('journal verify', () => {
     await j.close();
     expect((await journal(['verify', file])).code).toBe(0);
     const deep = await journal(['verify', file, '--deep']);
-    expect(deep.code).toBe(2);
+    expect(deep).toMatchObject({ code: 2, stderr: '' });
     expect(deep.stdout).toContain(`line 4, offset ${size.toLocaleString('en-US')}: invalid JSON`);
   });
 
@@ -120,7 +261,7 @@ describe('journal verify', () => {
     expect(r.stderr).toMatch(message);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     const j = await journal(['verify', target, '--json']);
-    expect(j.code).toBe(3);
+    expect(j).toMatchObject({ code: 3, stderr: '' });
     expect(JSON.parse(j.stdout)).toMatchObject({ status: 'error', error: { message: expect.stringMatching(message) } });
   });
 
@@ -129,19 +270,41 @@ describe('journal verify', () => {
     const b = fs.readFileSync(file);
     fs.writeFileSync(file, b.subarray(b.indexOf(0x0a) + 1));
     const r = await journal(['verify', file]);
-    expect(r.code).toBe(3);
-    expect(r.stderr).toMatch(/not a jsonl-journal file/);
+    expect(r).toEqual({ code: 3, stdout: '', stderr: `journal: ${file} is not a jsonl-journal file (no "format":"jsonl-journal" in the first line)\n` });
+    const j = await journal(['verify', file, '--json']);
+    expect(j).toMatchObject({ code: 3, stderr: '' });
+    expect(JSON.parse(j.stdout)).toMatchObject({ status: 'error', error: { code: 'NOT_A_JOURNAL' } });
   });
 
-  it('a file without read permission: exit 3, EACCES named', async () => {
+  it('a damaged header: exit 3 (cannot check) plain and --json, and every other command cannot use it either', async () => {
+    const { file } = await journalOf(5);
+    flipByte(file, 20);
+    const before = fs.readFileSync(file);
+    const message = `${file}: header line is damaged (checksum mismatch)`;
+    const r = await journal(['verify', file]);
+    expect(r).toEqual({ code: 3, stdout: '', stderr: `journal: ${message}\n` });
+    const j = await journal(['verify', file, '--json']);
+    expect(j).toMatchObject({ code: 3, stderr: '' });
+    expect(JSON.parse(j.stdout)).toEqual({ file, status: 'error', error: { code: 'CORRUPT', message } });
+    for (const cmd of ['repair', 'cat', 'compact', 'stats']) {
+      expect(await journal([cmd, file]), cmd).toEqual({ code: 3, stdout: '', stderr: `journal: ${message}\n` });
+    }
+    expect(fs.readFileSync(file).equals(before)).toBe(true);
+    expect(fs.readdirSync(path.dirname(file)).filter((n) => n.includes('.broken'))).toEqual([]);
+  });
+
+  it('a file without read permission: exit 3, EACCES named, plain and --json', async () => {
     const dir = tmpDir();
     fs.chmodSync(dir, 0o755);
     const { file } = await journalOf(2, path.join(dir, 'secret.jsonl'));
     fs.chmodSync(file, 0o000);
-    // Root reads anything: run as nobody then.
-    const r = await journal(['verify', file], process.getuid?.() === 0 ? { uid: 65534 } : {});
-    expect(r.code).toBe(3);
-    expect(r.stderr).toMatch(/EACCES/);
+    // Root reads anything: run as nobody then, from a copy nobody can read.
+    const asSomeone = process.getuid?.() === 0 ? { uid: 65534, bin: binForEveryone() } : {};
+    const r = await journal(['verify', file], asSomeone);
+    expect(r).toEqual({ code: 3, stdout: '', stderr: `journal: cannot open ${file}: EACCES\n` });
+    const j = await journal(['verify', file, '--json'], asSomeone);
+    expect(j).toMatchObject({ code: 3, stderr: '' });
+    expect(JSON.parse(j.stdout)).toEqual({ file, status: 'error', error: { code: 'IO_ERROR', message: `cannot open ${file}: EACCES` } });
   });
 
   it('usage errors: exit 64 with the usage', async () => {
@@ -149,6 +312,7 @@ describe('journal verify', () => {
     const unknown = await journal(['frobnicate']);
     expect(unknown.code).toBe(64);
     expect(unknown.stderr).toContain('unknown command "frobnicate"');
+    expect(unknown.stderr).not.toMatch(/^\s+at /m);
     const bad = await journal(['verify', '--nope', 'x']);
     expect(bad.code).toBe(64);
     expect(bad.stderr).toMatch(/Unknown option '--nope'/);
@@ -159,19 +323,29 @@ describe('journal verify', () => {
     expect(help.stdout).toContain('Exit codes: 0 clean; 1 only a torn tail; 2 damage before the end');
   });
 
-  it('shows a progress bar under a terminal, and none in a pipe or with --json', async () => {
-    const file = tmpJournal();
-    const j = await Journal.open(file, { durability: 'unsafe-nosync' });
-    for (let b = 0; b < 30; b++) await j.appendMany(Array.from({ length: 5000 }, (_, i) => ({ b, i, pad: 'p'.repeat(100) })));
-    await j.close();
-    const inTerminal = (args: string) => spawnSync('script', ['-qfec', `${process.execPath} ${BIN} ${args}`, '/dev/null'], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } }).stdout;
-    const tty = inTerminal(`verify ${file}`);
-    expect(tty).toMatch(/verifying .* \[[#.]+\] +\d+% /);
-    expect(tty).toContain(`${file}: ok`);
-    expect(inTerminal(`verify ${file} --json`)).not.toMatch(/verifying/);
-    const piped = await journal(['verify', file]);
-    expect(piped.stderr).toBe('');
-    expect(piped.stdout).not.toMatch(/verifying/);
+  it('a bug prints its stack and how to report it, exit 70; a JSON report is not made of it', async () => {
+    const { file } = await journalOf(2);
+    const bug = { preload: PLANT, env: { JOURNAL_PLANT: 'bug' } };
+    for (const args of [['verify', file], ['verify', file, '--json']]) {
+      const r = await journal(args, bug);
+      expect(r.code).toBe(70);
+      expect(r.stdout).toBe('');
+      const lines = r.stderr.trim().split('\n');
+      expect(lines[0]).toBe(`journal: internal error: a bug in jsonl-journal ${VERSION}, not a problem with your journal or your command`);
+      expect(lines[1]).toBe('TypeError: planted: fstatSync is broken');
+      expect(lines[2]).toMatch(/^ {4}at io\.fstatSync /);
+      expect(lines.at(-1)).toBe('journal: please report it on the jsonl-journal issue tracker, with the command you ran and everything printed above');
+    }
+  });
+
+  it('a system error is one line and exit 3, with --json an IO_ERROR report: no stack', async () => {
+    const { file } = await journalOf(2);
+    const eio = { preload: PLANT, env: { JOURNAL_PLANT: 'EIO' } };
+    const r = await journal(['verify', file], eio);
+    expect(r).toMatchObject({ code: 3, stdout: '', stderr: 'journal: EIO: i/o error, fstat\n' });
+    const j = await journal(['verify', file, '--json'], eio);
+    expect(j).toMatchObject({ code: 3, stderr: '' });
+    expect(JSON.parse(j.stdout)).toEqual({ file, status: 'error', error: { code: 'IO_ERROR', message: 'EIO: i/o error, fstat' } });
   });
 
   it('colours only on a terminal, and not with NO_COLOR', async () => {
@@ -183,6 +357,34 @@ describe('journal verify', () => {
     expect(inTerminal(withColour)).toContain('\x1b[32mok');
     expect(inTerminal({ ...process.env, NO_COLOR: '1' })).not.toMatch(colour);
     expect((await journal(['verify', file], { env: withColour })).stdout).not.toMatch(colour);
+  });
+});
+
+describe('the progress bar', () => {
+  it('verify, repair, compact and stats draw it with bytes, rate and ETA under a terminal; none in a pipe or with --json', async () => {
+    const file = tmpJournal();
+    const j = await Journal.open(file, { durability: 'unsafe-nosync' });
+    for (let b = 0; b < 30; b++) await j.appendMany(Array.from({ length: 5000 }, (_, i) => ({ b, i, pad: 'p'.repeat(100) })));
+    await j.close();
+    const inTerminal = (args: string) => spawnSync('script', ['-qfec', `${process.execPath} ${BIN} ${args}`, '/dev/null'], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } }).stdout;
+    const size = String.raw`\d+(?:\.\d)? (?:B|kB|MB|GB|TB)`;
+    const bar = (label: string) => new RegExp(String.raw`\r${label} ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \[[#.]{24}\] +\d+% ${size}/${size} ${size}/s ETA \d+s`);
+    const cases: Array<[string, string, string]> = [
+      ['verify', 'verifying', `${file}: ok`],
+      ['repair', 'repairing', 'nothing was damaged'],
+      ['compact', 'compacting', '150,000 -> 150,000 records'],
+      ['stats', 'reading', 'records     150,000'],
+    ];
+    for (const [cmd, label, done] of cases) {
+      const tty = inTerminal(`${cmd} ${file}`);
+      expect(tty, cmd).toMatch(bar(label));
+      expect(tty, cmd).toContain(done);
+      expect(inTerminal(`${cmd} ${file} --json`), cmd).not.toContain(label);
+      const piped = await journal([cmd, file]);
+      expect(piped, cmd).toMatchObject({ code: 0, stderr: '' });
+      expect(piped.stdout, cmd).toContain(done);
+      expect(piped.stdout, cmd).not.toContain(label);
+    }
   });
 });
 
@@ -204,6 +406,19 @@ describe('journal repair', () => {
     expect((await readAll(file)).map((x) => x.seq)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1).filter((s) => s !== 10 && s !== 30));
     const again = await journal(['repair', file, '--json']);
     expect(JSON.parse(again.stdout)).toMatchObject({ dropped: [], tornTail: null, recordsKept: 38, brokenCopy: `${file}.broken.1` });
+  });
+});
+
+describe('journal repair', () => {
+  it('a missing file or not a journal: exit 3, and no .broken copy is left behind', async () => {
+    const dir = tmpDir();
+    const missing = await journal(['repair', path.join(dir, 'nope.jsonl')]);
+    expect(missing).toEqual({ code: 3, stdout: '', stderr: `journal: ${path.join(dir, 'nope.jsonl')} does not exist\n` });
+    fs.writeFileSync(path.join(dir, 'notes.txt'), 'hello\n');
+    const foreign = await journal(['repair', path.join(dir, 'notes.txt')]);
+    expect(foreign).toMatchObject({ code: 3, stdout: '' });
+    expect(foreign.stderr).toMatch(/not a jsonl-journal file/);
+    expect(fs.readdirSync(dir)).toEqual(['notes.txt']);
   });
 });
 
@@ -252,6 +467,29 @@ describe('journal cat', () => {
     expect(lines.slice(0, 3).map((l) => JSON.parse(l).seq)).toEqual([1, 2, 3]);
     expect(lines[3]).toBe('0');
     expect(r.stderr).toBe('');
+  });
+
+  it('cat --follow on a journal that does not exist yet waits for it, then prints its records', async () => {
+    const file = path.join(tmpDir(), 'later', 'events.jsonl');
+    const c = spawn(process.execPath, [BIN, 'cat', '--follow', file], { env: { ...process.env, NO_COLOR: '1' } });
+    let out = '';
+    let err = '';
+    c.stdout.on('data', (d) => (out += d));
+    c.stderr.on('data', (d) => (err += d));
+    const exited = new Promise((r) => c.on('exit', r));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(c.exitCode).toBeNull();
+    fs.mkdirSync(path.dirname(file));
+    const j = await Journal.open(file);
+    await j.append('first');
+    await j.close();
+    for (const t0 = Date.now(); !out.includes('\n'); await new Promise((r) => setTimeout(r, 20))) {
+      if (Date.now() - t0 > 10_000) throw new Error(`nothing printed; stderr: ${err}`);
+    }
+    expect(JSON.parse(out).data).toBe('first');
+    c.kill('SIGINT');
+    expect(await exited).toBe(0);
+    expect(err).toBe('');
   });
 
   it('cat --follow prints records appended later, and exits 0 on SIGINT', async () => {

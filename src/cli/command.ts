@@ -1,6 +1,7 @@
 /** What every `journal` subcommand provides, and how failures become messages and exit codes. */
-import type { ParseArgsConfig } from 'node:util';
-import { ErrorCode, isJournalError } from '../errors.js';
+import { readFileSync } from 'node:fs';
+import { inspect, type ParseArgsConfig } from 'node:util';
+import { ErrorCode, isJournalError, JournalError } from '../errors.js';
 import { Exit, red, UsageError } from './term.js';
 
 export interface Command {
@@ -13,12 +14,42 @@ export interface Command {
   run(values: Record<string, string | boolean | undefined>, positionals: string[]): Promise<number>;
 }
 
-/** Prints an error the way the command does (one line, `journal: ...`) and picks its exit code. */
+/** The version in the package's package.json. */
+export function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+/**
+ * Prints an error and picks its exit code. What the journal or the system refused (a JournalError,
+ * or an errno error from a call the library does not wrap) is one line, `journal: ...`: the message
+ * says what to do, and a stack would only hide it. Anything else is a bug in jsonl-journal, and
+ * then the stack is exactly what whoever fixes it needs.
+ */
 export function report(err: unknown): number {
-  const msg = err instanceof Error ? err.message : String(err);
-  process.stderr.write(`${red(process.stderr, 'journal:')} ${msg}\n`);
-  if (isJournalError(err, ErrorCode.CORRUPT)) return Exit.DAMAGED;
-  return Exit.FAILED;
+  const prefix = red(process.stderr, 'journal:');
+  if (!isBug(err)) {
+    process.stderr.write(`${prefix} ${(err as Error).message}\n`);
+    // A damaged header (line 1) is not damage before the end but a journal nothing can be done
+    // with: without it no line after it can be checked, read or rewritten.
+    return isJournalError(err, ErrorCode.CORRUPT) && err.line !== 1 ? Exit.DAMAGED : Exit.FAILED;
+  }
+  process.stderr.write(
+    `${prefix} internal error: a bug in jsonl-journal ${version()}, not a problem with your journal or your command\n` +
+    `${inspect(err)}\n` +
+    `${prefix} please report it on the jsonl-journal issue tracker, with the command you ran and everything printed above\n`,
+  );
+  return Exit.BUG;
+}
+
+/**
+ * Neither a JournalError nor an error of a system call (which carries an errno code such as EIO,
+ * the same rule the library uses to tell I/O failures from bugs).
+ */
+export function isBug(err: unknown): boolean {
+  if (err instanceof JournalError) return false;
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return !(err instanceof Error && typeof code === 'string' && /^E[A-Z0-9]+$/.test(code));
 }
 
 /** A non-negative integer option, or a usage error naming it. */

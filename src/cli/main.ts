@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 /**
  * The `journal` command: verify, repair, cat, append, compact, consumers, stats. Arguments are
- * parsed with node:util parseArgs; every failure is one line on stderr and a documented exit code.
+ * parsed with node:util parseArgs; every failure is one line on stderr and a documented exit code,
+ * except a bug, which prints its stack (see report()).
  */
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { appendCommand } from './commands/append.js';
 import { catCommand } from './commands/cat.js';
@@ -12,7 +12,7 @@ import { consumersCommand } from './commands/consumers.js';
 import { repairCommand } from './commands/repair.js';
 import { statsCommand } from './commands/stats.js';
 import { verifyCommand } from './commands/verify.js';
-import { report, type Command } from './command.js';
+import { report, version, type Command } from './command.js';
 import { Exit, red, UsageError } from './term.js';
 
 const commands: Command[] = [verifyCommand, repairCommand, catCommand, appendCommand, compactCommand, consumersCommand, statsCommand];
@@ -24,7 +24,8 @@ function usage(): string {
 Commands:
 ${commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}
 
-journal <command> --help shows a command's options and exit codes. Documentation: docs/cli.md.
+journal <command> --help shows a command's options and exit codes; journal --version the version.
+Documentation: docs/cli.md.
 `;
 }
 
@@ -35,8 +36,7 @@ async function main(argv: string[]): Promise<number> {
     return name === undefined ? Exit.USAGE : Exit.OK;
   }
   if (name === '--version' || name === '-v') {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-    process.stdout.write(`${pkg.version}\n`);
+    process.stdout.write(`${version()}\n`);
     return Exit.OK;
   }
   const cmd = commands.find((c) => c.name === name);

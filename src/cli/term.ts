@@ -18,6 +18,8 @@ export const Exit = {
   USAGE: 64,
   /** append: a line of input is not valid JSON, or cannot be stored. */
   DATA: 65,
+  /** A bug in jsonl-journal itself (EX_SOFTWARE): the stack is printed, to be reported. */
+  BUG: 70,
 } as const;
 
 export class UsageError extends Error {}

@@ -16,7 +16,8 @@ A torn tail ends the output quietly; damage before durable data is an error (exi
 Options:
   --from-seq N   start at the first record with seq >= N (found by bisection, not by scanning)
   -f, --follow   after the last record, wait for new ones and print them as they are appended,
-                 until interrupted (Ctrl-C or a closed pipe ends it with exit 0)
+                 until interrupted (Ctrl-C or a closed pipe ends it with exit 0); a journal
+                 that does not exist yet is waited for
   --data         print only each record's data
 
 Exit codes: 0 done (or interrupted); 2 damage before the end; 3 could not read; 64 usage error.`,

@@ -16,7 +16,8 @@ Safe while writers and readers run.
 Options:
   --json   print one JSON report on stdout
 
-Exit codes: 0 repaired (or nothing to repair); 3 could not repair; 64 usage error.`,
+Exit codes: 0 repaired (or nothing to repair); 3 could not repair (missing file, not a journal,
+a damaged header, I/O error, lock timeout); 64 usage error.`,
   options: { json: { type: 'boolean' } },
   async run(values, positionals) {
     const file = onePath(positionals);

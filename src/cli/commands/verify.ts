@@ -1,7 +1,9 @@
 /** journal verify <file> [--json] [--fix]: check every line, report, and optionally cut a torn tail. */
-import { Journal } from '../../journal.js';
+import { ErrorCode, isJournalError } from '../../errors.js';
+import { Journal, tornTailCutAtOpen } from '../../journal.js';
+import type { TornTail } from '../../scan.js';
 import { verify, type VerifyReport } from '../../verify.js';
-import { onePath, report, type Command } from '../command.js';
+import { isBug, onePath, report, type Command } from '../command.js';
 import { bold, bytes, count, Exit, green, Progress, red, yellow } from '../term.js';
 
 export const verifyCommand: Command = {
@@ -21,26 +23,32 @@ Options:
            under a valid checksum)
 
 Exit codes: 0 clean; 1 only a torn tail; 2 damage before the end; 3 could not check (missing file,
-not a journal, I/O error); 64 usage error.`,
+not a journal, a damaged header, I/O error); 64 usage error.`,
   options: { json: { type: 'boolean' }, fix: { type: 'boolean' }, deep: { type: 'boolean' } },
   async run(values, positionals) {
     const file = onePath(positionals);
     const json = values.json === true;
     const deep = values.deep === true;
     let rep: VerifyReport;
-    let cut: { offset: number; bytes: number } | null = null;
+    /** The torn tail the check found, when --fix went to cut it. */
+    let seen: TornTail | null = null;
+    let cut: TornTail | null = null;
     try {
       rep = await check(file, json, deep);
       if (values.fix === true && rep.tornTail !== null) {
-        cut = rep.tornTail;
-        // Opening a writer cuts exactly what no commit mark vouches for, under the lock.
-        await (await Journal.open(file, { create: false })).close();
+        seen = rep.tornTail;
+        // Opening a writer cuts exactly what no commit mark vouches for, under the lock. That can
+        // differ from what the check saw (a live writer may have finished that batch, or cut it and
+        // appended since), so what is reported is what the open cut.
+        const j = await Journal.open(file, { create: false });
+        cut = tornTailCutAtOpen(j);
+        await j.close();
         rep = await check(file, json, deep);
       }
     } catch (err) {
-      if (json) {
-        const e = err as { code?: string; message?: string };
-        process.stdout.write(`${JSON.stringify({ file, status: 'error', error: { code: e.code ?? 'IO_ERROR', message: e.message ?? String(err) } })}\n`);
+      if (json && !isBug(err)) {
+        const e = err as Error;
+        process.stdout.write(`${JSON.stringify({ file, status: 'error', error: { code: isJournalError(err) ? err.code : ErrorCode.IO_ERROR, message: e.message } })}\n`);
         return Exit.FAILED;
       }
       return report(err);
@@ -56,6 +64,9 @@ not a journal, I/O error); 64 usage error.`,
     const head = status === 'ok' ? green(o, 'ok') : status === 'torn-tail' ? yellow(o, 'torn tail') : red(o, bold(o, `DAMAGED (${rep.corrupt.length} line${rep.corrupt.length === 1 ? '' : 's'})`));
     o.write(`${file}: ${head}\n  ${count(rep.records)} records, ${range}, ${bytes(rep.bytes)}, generation ${rep.header.generation}\n`);
     if (cut !== null) o.write(`  cut a torn tail of ${count(cut.bytes)} bytes at offset ${count(cut.offset)}\n`);
+    else if (seen !== null) {
+      o.write(`  cut nothing: the torn tail at offset ${count(seen.offset)} was gone when the writers' lock was taken (a writer finished or cut it)\n`);
+    }
     if (rep.tornTail !== null) {
       o.write(`  torn tail: ${count(rep.tornTail.bytes)} bytes at offset ${count(rep.tornTail.offset)}: normal after a crash; the next writer, or journal verify --fix, cuts it\n`);
     }
