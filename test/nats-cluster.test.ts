@@ -66,6 +66,8 @@ describe('ship to a JetStream cluster', () => {
     await s.close();
 
     const id = (await Journal.open(file)).id;
+    const state = (await ctl.jsm.streams.info('CLUSTERED')).state;
+    expect([state.messages, state.first_seq, state.last_seq]).toEqual([recs.length, 1, recs.length]);
     const msgs = await streamMessages(ctl.nc, 'CLUSTERED');
     expect(msgs.map((m) => m.seq)).toEqual(recs.map((r) => r.seq));
     expect(new Set(msgs.map((m) => m.msgId)).size).toBe(recs.length);

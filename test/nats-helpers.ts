@@ -62,7 +62,11 @@ export async function streamMessages(nc: NatsConnection, stream: string): Promis
   if (info.state.messages === 0) return out;
   const c = await jetstream(nc).consumers.get(stream, {});
   const it = await c.consume({ max_messages: 1000 });
+  // Read up to the stream's last sequence; a stream missing messages ends the read after a while instead.
+  let idle = setTimeout(() => void it.close(), 10_000);
   for await (const m of it) {
+    clearTimeout(idle);
+    idle = setTimeout(() => void it.close(), 10_000);
     out.push({
       streamSeq: m.seq,
       subject: m.subject,
@@ -72,8 +76,9 @@ export async function streamMessages(nc: NatsConnection, stream: string): Promis
       msgId: m.headers?.get('Nats-Msg-Id') ?? '',
       json: m.string(),
     });
-    if (m.seq >= info.state.last_seq || m.info.pending === 0) break;
+    if (m.seq >= info.state.last_seq) break;
   }
+  clearTimeout(idle);
   await it.close();
   return out;
 }
