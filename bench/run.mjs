@@ -10,6 +10,7 @@ const SECTIONS = {
   compact: () => import('./compact.mjs'),
   follow: () => import('./follow.mjs'),
   cli: () => import('./cli.mjs'),
+  ship: () => import('./ship.mjs'),
 };
 
 const args = parseArgs(process.argv.slice(2));

@@ -97,15 +97,22 @@ export class Consumer {
    * The records after the committed position: replayed, then followed live (see follow()). Before
    * starting, checks that the journal still holds the committed record, and fails with DIVERGED if
    * not. Delivery is at-least-once: after a crash, records handed out but not committed come again.
+   *
+   * `fromSeq` starts earlier than the committed position, for a consumer whose output lost what it
+   * had processed (it cannot start later: that would skip records without committing them).
    */
-  records(opts: Omit<FollowOptions, 'fromSeq'> = {}): AsyncIterableIterator<JournalRecord> & AsyncDisposable {
+  records(opts: FollowOptions = {}): AsyncIterableIterator<JournalRecord> & AsyncDisposable {
+    const from = opts.fromSeq ?? this.#pos.seq + 1;
+    if (!Number.isSafeInteger(from) || from < 1 || from > this.#pos.seq + 1) {
+      throw new RangeError(`fromSeq must be a positive integer no higher than the committed seq + 1 (${this.#pos.seq + 1})`);
+    }
     let follower: Follower | null = null;
     const self = this;
     const it = {
       async next(): Promise<IteratorResult<JournalRecord>> {
         if (follower === null) {
           await self.#checkDivergence();
-          follower = follow(self.path, { ...opts, fromSeq: self.#pos.seq + 1 });
+          follower = follow(self.path, { ...opts, fromSeq: from });
         }
         const r = await follower.next();
         if (!r.done) {

@@ -37,6 +37,20 @@ export const ErrorCode = {
   POSITION_GONE: 'POSITION_GONE',
   /** A consumer's committed record is no longer the one in the journal. */
   DIVERGED: 'DIVERGED',
+  /** jsonl-journal/nats was used, but the optional NATS client packages are not installed. */
+  NATS_CLIENT_MISSING: 'NATS_CLIENT_MISSING',
+  /** No NATS server answered at the given addresses (at once with failFast, else after retries). */
+  NATS_UNREACHABLE: 'NATS_UNREACHABLE',
+  /** Any other failure reported by the NATS server or client (authorization, JetStream disabled ...); see `cause`. */
+  NATS_ERROR: 'NATS_ERROR',
+  /** The JetStream stream to ship to or restore from does not exist. */
+  STREAM_NOT_FOUND: 'STREAM_NOT_FOUND',
+  /** The stream cannot hold a journal as it is configured, or holds messages that are not this journal's. */
+  STREAM_MISCONFIGURED: 'STREAM_MISCONFIGURED',
+  /** JetStream refused a record for good (too large for the stream, a limit with discard 'new' ...). */
+  PUBLISH_REJECTED: 'PUBLISH_REJECTED',
+  /** restore: a message in the stream is not a shipped journal record (headers missing, seqs not rising ...). */
+  BAD_MESSAGE: 'BAD_MESSAGE',
   /** Any other I/O failure (open, read, stat, rename ...); `cause` holds the system error. */
   IO_ERROR: 'IO_ERROR',
 } as const;

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /**
- * The `journal` command: verify, repair, cat, append, compact, consumers, stats. Arguments are
- * parsed with node:util parseArgs; every failure is one line on stderr and a documented exit code,
- * except a bug, which prints its stack (see report()).
+ * The `journal` command: verify, repair, cat, append, compact, consumers, stats, ship, restore.
+ * Arguments are parsed with node:util parseArgs; every failure is one line on stderr and a
+ * documented exit code, except a bug, which prints its stack (see report()).
  */
 import { parseArgs } from 'node:util';
 import { appendCommand } from './commands/append.js';
@@ -10,12 +10,14 @@ import { catCommand } from './commands/cat.js';
 import { compactCommand } from './commands/compact.js';
 import { consumersCommand } from './commands/consumers.js';
 import { repairCommand } from './commands/repair.js';
+import { restoreCommand } from './commands/restore.js';
+import { shipCommand } from './commands/ship.js';
 import { statsCommand } from './commands/stats.js';
 import { verifyCommand } from './commands/verify.js';
 import { report, version, type Command } from './command.js';
 import { Exit, red, UsageError } from './term.js';
 
-const commands: Command[] = [verifyCommand, repairCommand, catCommand, appendCommand, compactCommand, consumersCommand, statsCommand];
+const commands: Command[] = [verifyCommand, repairCommand, catCommand, appendCommand, compactCommand, consumersCommand, statsCommand, shipCommand, restoreCommand];
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

@@ -50,12 +50,15 @@ export function bytes(n: number): string {
 export class Progress {
   readonly #label: string;
   readonly #on: boolean;
+  readonly #unit: (n: number) => string;
   readonly #t0 = performance.now();
   #last = -1;
 
-  constructor(label: string, enabled: boolean) {
+  /** `unit` formats the amounts: bytes by default, or for instance records. */
+  constructor(label: string, enabled: boolean, unit: (n: number) => string = bytes) {
     this.#label = label;
     this.#on = enabled && process.stderr.isTTY === true;
+    this.#unit = unit;
   }
 
   update(done: number, total: number): void {
@@ -70,7 +73,8 @@ export class Progress {
     const fill = Math.round((pct / 100) * width);
     const eta = rate > 0 ? Math.max(0, (total - done) / rate) : 0;
     const bar = `[${'#'.repeat(fill)}${'.'.repeat(width - fill)}]`;
-    process.stderr.write(`\r${this.#label} ${bar} ${String(pct).padStart(3)}% ${bytes(done)}/${bytes(total)} ${bytes(rate)}/s ETA ${eta.toFixed(0)}s\x1b[K`);
+    const u = this.#unit;
+    process.stderr.write(`\r${this.#label} ${bar} ${String(pct).padStart(3)}% ${u(done)}/${u(total)} ${u(Math.round(rate))}/s ETA ${eta.toFixed(0)}s\x1b[K`);
   }
 
   finish(): void {

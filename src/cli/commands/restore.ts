@@ -1,0 +1,70 @@
+/** journal restore <file> --server URL --stream NAME [--fail-fast] [--json]: rebuild a journal from a stream ship filled. */
+import { restore, type RestoreEvent } from '../../nats/index.js';
+import { onePath, report, UsageError, type Command } from '../command.js';
+import { count, Exit, Progress, yellow } from '../term.js';
+
+export const restoreCommand: Command = {
+  name: 'restore',
+  summary: 'rebuild a journal from the JetStream stream journal ship filled (needs the NATS client)',
+  help: `Usage: journal restore <file> --server URL --stream NAME [--fail-fast] [--json]
+
+Rebuilds the journal from the stream, keeping every record's seq and timestamp and the journal's
+id: the copy reads back record for record like the original. If <file> exists (an earlier restore,
+or one that was interrupted), it appends what the stream holds after the file's last seq, after
+checking that the stream holds the same record under that seq; running it again changes nothing.
+It copies up to the stream's end when it started, and exits.
+
+Options:
+  --server URL   NATS server (nats://host:4222); repeat it for the servers of a cluster
+  --stream NAME  the stream to restore from
+  --fail-fast    exit at once when no server answers, instead of retrying with backoff
+  --json         print the result as JSON: { file, journalId, restored, firstSeq, lastSeq }
+
+Exit codes: 0 restored (or already up to date); 3 could not restore (no server answers with
+--fail-fast, no such stream, a message that is not a journal record, a local journal that is
+another one or holds other records, the NATS client not installed); 64 usage error.`,
+  options: {
+    server: { type: 'string', multiple: true },
+    stream: { type: 'string' },
+    'fail-fast': { type: 'boolean' },
+    json: { type: 'boolean' },
+  },
+  async run(values, positionals) {
+    const file = onePath(positionals);
+    const servers = values.server as unknown as string[] | undefined;
+    if (servers === undefined || servers.length === 0) throw new UsageError('missing --server URL');
+    if (typeof values.stream !== 'string') throw new UsageError('missing --stream NAME');
+    const ac = new AbortController();
+    const stop = () => ac.abort();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    const bar = new Progress(`restoring ${file}`, values.json !== true, (n) => `${count(n)} rec`);
+    let r;
+    try {
+      r = await restore(file, {
+        server: servers,
+        stream: values.stream,
+        failFast: values['fail-fast'] === true,
+        signal: ac.signal,
+        onEvent: say,
+        onProgress: (p) => bar.update(p.restored, p.total),
+      });
+    } catch (err) {
+      return report(err);
+    } finally {
+      bar.finish();
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+    }
+    if (values.json === true) process.stdout.write(`${JSON.stringify({ file, ...r })}\n`);
+    else if (r.restored === 0) process.stdout.write(`${file}: up to date with stream ${values.stream}; nothing to restore\n`);
+    else process.stdout.write(`${file}: restored ${count(r.restored)} records, seq ${count(r.firstSeq!)}..${count(r.lastSeq!)}, from stream ${values.stream}\n`);
+    return Exit.OK;
+  },
+};
+
+function say(e: RestoreEvent): void {
+  if (e.type === 'retry') process.stderr.write(`${yellow(process.stderr, 'journal:')} ${e.error.message}; retrying in ${(e.delayMs / 1000).toFixed(1)} s (attempt ${e.attempt})\n`);
+  else if (e.type === 'disconnected') process.stderr.write(`${yellow(process.stderr, 'journal:')} disconnected from ${e.server}; reconnecting\n`);
+  else process.stderr.write(`journal: reconnected to ${e.server}\n`);
+}

@@ -1,0 +1,101 @@
+/** journal ship <file> --server URL --stream NAME [--subject S] ...: publish a journal to NATS JetStream, live. */
+import { ship, type ShipEvent } from '../../nats/index.js';
+import { intOption, onePath, report, UsageError, type Command } from '../command.js';
+import { count, Exit, red, yellow } from '../term.js';
+
+export const shipCommand: Command = {
+  name: 'ship',
+  summary: 'publish every record to a NATS JetStream stream and keep following (needs the NATS client)',
+  help: `Usage: journal ship <file> --server URL --stream NAME [--subject S] [--consumer NAME]
+                     [--max-in-flight N] [--ack-timeout MS] [--fail-fast]
+
+Publishes each record of the journal to a JetStream stream, in seq order, then keeps following the
+journal and publishes new records as any process appends them, until interrupted. Ctrl-C or
+SIGTERM: it waits for the acknowledgements in flight, commits its position and exits 0.
+
+The position is kept by a named consumer of the journal (see journal consumers); it moves only
+once JetStream acknowledged every record up to it. A restarted shipper reads the newest message
+of the stream and goes on after the record it holds, so no record is published twice. The stream
+must exist (retention limits) and hold this journal only. Messages: the record's data as JSON,
+with the headers Nats-Msg-Id (<journal id>:<seq>), Journal-Id, Journal-Created, Journal-Seq and
+Journal-Ts. Needs the NATS client: npm install @nats-io/transport-node @nats-io/jetstream.
+
+Options:
+  --server URL        NATS server (nats://host:4222); repeat it for the servers of a cluster
+  --stream NAME       the stream to publish to
+  --subject S         the subject to publish on (default: the stream's subject, if it has only one)
+  --consumer NAME     the journal consumer that keeps the position (default: ship-<stream>)
+  --max-in-flight N   publishes awaiting JetStream's acknowledgement at most (default 256)
+  --ack-timeout MS    how long to wait for an acknowledgement before re-reading the stream's end (default 5000)
+  --fail-fast         exit at once when no server answers, instead of retrying with backoff
+
+Exit codes: 0 stopped by a signal; 3 could not ship (no server answers with --fail-fast, no such
+stream, a misconfigured stream, a record refused, a journal that diverged from the stream, the NATS
+client not installed); 64 usage error.`,
+  options: {
+    server: { type: 'string', multiple: true },
+    stream: { type: 'string' },
+    subject: { type: 'string' },
+    consumer: { type: 'string' },
+    'max-in-flight': { type: 'string' },
+    'ack-timeout': { type: 'string' },
+    'fail-fast': { type: 'boolean' },
+  },
+  async run(values, positionals) {
+    const file = onePath(positionals);
+    const servers = values.server as unknown as string[] | undefined;
+    if (servers === undefined || servers.length === 0) throw new UsageError('missing --server URL');
+    if (typeof values.stream !== 'string') throw new UsageError('missing --stream NAME');
+    const maxInFlight = intOption(values, 'max-in-flight');
+    const ackTimeoutMs = intOption(values, 'ack-timeout');
+    const ac = new AbortController();
+    const stop = () => ac.abort();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    try {
+      const shipper = await ship(file, {
+        server: servers,
+        stream: values.stream,
+        ...(typeof values.subject === 'string' ? { subject: values.subject } : {}),
+        ...(typeof values.consumer === 'string' ? { consumer: values.consumer } : {}),
+        ...(maxInFlight !== undefined ? { maxInFlight } : {}),
+        ...(ackTimeoutMs !== undefined ? { ackTimeoutMs } : {}),
+        failFast: values['fail-fast'] === true,
+        signal: ac.signal,
+        onEvent: say,
+      });
+      process.stdout.write(`${file}: shipping to stream ${shipper.stream} (subject ${shipper.subject}) from seq ${count(shipper.ackedSeq + 1)}\n`);
+      await shipper.done;
+      process.stdout.write(`${file}: stopped; ${count(shipper.stats.published)} records shipped in this run, position seq ${count(shipper.position)}\n`);
+      return Exit.OK;
+    } catch (err) {
+      if (ac.signal.aborted && (err as { code?: string }).code === 'ABORTED') return Exit.OK;
+      return report(err);
+    } finally {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+    }
+  },
+};
+
+/** One line on stderr per event: people watching a shipper want to know when it waits and why. */
+function say(e: ShipEvent): void {
+  const line = (s: string) => process.stderr.write(`${s}\n`);
+  switch (e.type) {
+    case 'retry':
+      line(`${yellow(process.stderr, 'journal:')} ${e.error.message}; retrying in ${(e.delayMs / 1000).toFixed(1)} s (attempt ${e.attempt})`);
+      break;
+    case 'disconnected':
+      line(`${yellow(process.stderr, 'journal:')} disconnected from ${e.server}; reconnecting`);
+      break;
+    case 'reconnected':
+      line(`journal: reconnected to ${e.server}`);
+      break;
+    case 'resync':
+      line(`journal: ${e.reason}; the stream ends at stream seq ${e.streamSeq}${e.journalSeq === null ? '' : ` (journal seq ${e.journalSeq})`}, going on from there`);
+      break;
+    case 'skipped':
+      line(`${red(process.stderr, 'journal:')} seqs ${e.fromSeq}..${e.toSeq} were removed from the journal by compaction before they were shipped: they are not in the stream`);
+      break;
+  }
+}

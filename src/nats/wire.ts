@@ -1,0 +1,65 @@
+/**
+ * How a journal record travels as a JetStream message, in one place (docs/api.md, "The messages",
+ * describes the same thing for readers of the stream).
+ *
+ *   payload  the record's data, as the JSON text the journal stores
+ *   headers  Nats-Msg-Id: <journal id>:<seq>       JetStream drops a second copy inside its duplicate window
+ *            Journal-Id, Journal-Created            the journal's identity, so restore can recreate it
+ *            Journal-Seq, Journal-Ts                the record's seq and timestamp
+ *
+ * The shipper adds `Nats-Expected-Last-Sequence` to each publish (see ship.ts); it is a condition
+ * for the server, not part of the record.
+ */
+import type { MsgHdrs } from '@nats-io/transport-node';
+
+export const Header = {
+  msgId: 'Nats-Msg-Id',
+  journalId: 'Journal-Id',
+  created: 'Journal-Created',
+  seq: 'Journal-Seq',
+  ts: 'Journal-Ts',
+} as const;
+
+/** The message id of a record: unique per journal and seq, so a republished record is recognised. */
+export function msgId(journalId: string, seq: number): string {
+  return `${journalId}:${seq}`;
+}
+
+/** A record as read back from a message. `json` is the data's JSON text, as the journal stored it. */
+export interface WireRecord {
+  journalId: string;
+  created: number;
+  seq: number;
+  ts: number;
+  json: string;
+}
+
+/** Sets a record's headers on `h` (a fresh MsgHdrs from the NATS client). */
+export function setRecordHeaders(h: MsgHdrs, journal: { id: string; created: number }, seq: number, ts: number): MsgHdrs {
+  h.set(Header.journalId, journal.id);
+  h.set(Header.created, String(journal.created));
+  h.set(Header.seq, String(seq));
+  h.set(Header.ts, String(ts));
+  return h;
+}
+
+/** Reads a shipped record out of a message's headers and payload, or returns why it is not one. */
+export function decodeRecord(headers: MsgHdrs | undefined, payload: Uint8Array): WireRecord | string {
+  if (headers === undefined) return 'it has no headers';
+  const journalId = headers.get(Header.journalId);
+  if (journalId === '') return `it has no ${Header.journalId} header`;
+  const seq = count(headers.get(Header.seq));
+  const ts = count(headers.get(Header.ts));
+  const created = count(headers.get(Header.created));
+  if (seq === null || seq < 1) return `its ${Header.seq} header is missing or not a positive integer`;
+  if (ts === null) return `its ${Header.ts} header is missing or not an integer`;
+  if (created === null) return `its ${Header.created} header is missing or not an integer`;
+  const json = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString('utf8');
+  return { journalId, created, seq, ts, json };
+}
+
+function count(s: string): number | null {
+  if (!/^\d{1,16}$/.test(s)) return null;
+  const n = Number(s);
+  return Number.isSafeInteger(n) ? n : null;
+}

@@ -1,0 +1,77 @@
+/**
+ * A JetStream cluster of 3 nats-servers on loopback, a stream with 3 replicas: the node the shipper
+ * is connected to, which also leads the stream, is killed in the middle of shipping. The shipper
+ * reconnects to another node, waits out the leader election, and goes on; nothing is lost or
+ * duplicated; the node comes back and catches up.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Journal } from '../src/index.js';
+import { ship, type ShipEvent } from '../src/nats/index.js';
+import { Child, readAll, sleep, tmpJournal } from './helpers.js';
+import { admin, createStream, range, serverDir, startCluster, streamMessages, type NatsCluster } from './nats-helpers.js';
+
+let dir: string;
+let cluster: NatsCluster;
+let ctl: Awaited<ReturnType<typeof admin>>;
+
+beforeAll(async () => {
+  dir = serverDir();
+  cluster = await startCluster(dir, 3);
+  ctl = await admin(cluster.urls);
+}, 60_000);
+
+afterAll(async () => {
+  await ctl?.close();
+  await cluster?.stop();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+async function until(cond: () => boolean | Promise<boolean>, what: string, ms = 30_000): Promise<void> {
+  const t0 = Date.now();
+  while (!(await cond())) {
+    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+describe('ship to a JetStream cluster', () => {
+  it('a stream of 3 replicas: its leader stopped mid-shipping, shipping goes on, nothing lost or duplicated; the node restarted catches up', async () => {
+    await createStream(ctl.jsm, 'CLUSTERED', { num_replicas: 3 });
+    const leaderName = (await ctl.jsm.streams.info('CLUSTERED')).cluster!.leader!;
+    const leader = cluster.node(leaderName);
+    const servers = [leader.url, ...cluster.urls.filter((u) => u !== leader.url)];
+    const file = tmpJournal();
+    const writer = new Child('writer.mjs', [file, 'w', '8', '2000', JSON.stringify({ durability: 'interval', pauseMs: 1 })]);
+    await writer.waitFor((l) => l.startsWith('open'));
+    const events: ShipEvent[] = [];
+    const s = await ship(file, { server: servers, stream: 'CLUSTERED', ackTimeoutMs: 2000, onEvent: (e) => events.push(e) });
+    await until(() => s.position >= 2000, 'shipping to start');
+    const atStop = s.position;
+    await leader.stop('SIGKILL');
+    await until(() => s.position >= atStop + 2000, 'shipping to go on without the stopped node');
+    expect((await writer.exited).code, writer.stderr).toBe(0);
+    const recs = await readAll(file);
+    await s.waitFor(recs.at(-1)!.seq);
+    expect(events.some((e) => e.type === 'disconnected')).toBe(true);
+    expect(events.some((e) => e.type === 'resync')).toBe(true);
+
+    await leader.start();
+    await until(async () => {
+      const info = await ctl.jsm.streams.info('CLUSTERED').catch(() => null);
+      const replicas = info?.cluster?.replicas ?? [];
+      return info !== null && replicas.length === 2 && replicas.every((r) => r.current && !r.offline);
+    }, 'the restarted node to catch up');
+    await s.close();
+
+    const id = (await Journal.open(file)).id;
+    const state = (await ctl.jsm.streams.info('CLUSTERED')).state;
+    expect([state.messages, state.first_seq, state.last_seq]).toEqual([recs.length, 1, recs.length]);
+    const msgs = await streamMessages(ctl.nc, 'CLUSTERED');
+    expect(msgs.map((m) => m.seq)).toEqual(recs.map((r) => r.seq));
+    expect(new Set(msgs.map((m) => m.msgId)).size).toBe(recs.length);
+    expect(msgs.every((m) => m.journalId === id)).toBe(true);
+    expect(msgs.map((m) => m.seq)).toEqual(range(1, 16_000));
+  }, 120_000);
+});
