@@ -6,7 +6,7 @@
  * file they are "not yet", not damage.
  */
 import { isAscii } from 'node:buffer';
-import { decodeLine, decodeMarks, type DecodedLine } from './format.js';
+import { decodeLine, decodeMarks, newEnvelope, type DecodedLine } from './format.js';
 import { io } from './io.js';
 import type { BatchScanner } from './scan.js';
 
@@ -18,6 +18,8 @@ export class LineFeeder {
   readonly #chunkBytes: number;
   readonly #maxLineBytes: number;
   readonly #marksOnly: boolean;
+  /** What each line is decoded into; the scanner copies out what it keeps before the next line. */
+  readonly #env = newEnvelope();
   #buf: Buffer;
   /** Bytes of an unfinished line kept at the start of #buf. */
   #carry = 0;
@@ -120,7 +122,7 @@ export class LineFeeder {
           // The same verdict as for a long line that spans reads: it must not depend on where a chunk ends.
           scanner.line(base + i, base + lf, TOO_LONG);
         } else {
-          scanner.line(base + i, base + lf, this.#marksOnly ? decodeMarks(buf, i, lf) : decodeLine(buf, i, lf, text, 0));
+          scanner.line(base + i, base + lf, this.#marksOnly ? decodeMarks(buf, i, lf) : (decodeLine(buf, i, lf, this.#env, text, 0) ?? this.#env));
         }
         i = lf + 1;
       }
