@@ -340,7 +340,7 @@ class Compaction {
       firstLine: from === this.#headerEnd ? 2 : null,
       onBatch: (records, end) => each(records, end, view),
     });
-    feeder = new LineFeeder(fd, from, CHUNK, DEFAULT_MAX_LINE, !parse, () => scanner.committedEnd);
+    feeder = new LineFeeder(fd, from, CHUNK, DEFAULT_MAX_LINE, { marksOnly: !parse, retain: () => scanner.committedEnd });
     try {
       while ((await feeder.step(scanner, to)) > 0) {
         this.#checkAbort();

@@ -229,7 +229,7 @@ export class Follower implements AsyncIterableIterator<JournalRecord>, AsyncDisp
       this.#nextSeq = 1;
     }
     const start = this.#nextSeq > 1 ? await seekSeq(fd, headerEnd, id.size, this.#nextSeq, DEFAULT_MAX_LINE) : headerEnd;
-    this.#feeder = new LineFeeder(fd, start, CHUNK, DEFAULT_MAX_LINE, false);
+    this.#feeder = new LineFeeder(fd, start, CHUNK, DEFAULT_MAX_LINE);
     this.#newScanner(start, 0, start !== headerEnd);
     return true;
   }

@@ -160,7 +160,7 @@ export class JournalReader implements AsyncIterableIterator<JournalRecord>, Asyn
       path: this.path, prevSeq: 0, firstLine, midBatch: start !== headerEnd,
       onCorrupt: this.#skip ? 'report' : 'throw', collect: true,
     });
-    this.#feeder = new LineFeeder(fd, start, CHUNK, this.#maxLine, false);
+    this.#feeder = new LineFeeder(fd, start, CHUNK, this.#maxLine, { readAhead: true });
   }
 
   #report(scanner: BatchScanner): void {
@@ -177,6 +177,7 @@ export class JournalReader implements AsyncIterableIterator<JournalRecord>, Asyn
     const fd = this.#fd;
     if (fd < 0) return;
     this.#fd = -1;
+    await this.#feeder?.settle();
     await io.close(fd).catch(() => {});
   }
 }
