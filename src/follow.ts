@@ -73,7 +73,8 @@ export class Follower implements AsyncIterableIterator<JournalRecord>, AsyncDisp
   /** The file's size and mtime when the last read reached its end: a wake-up that finds them unchanged skips reading. */
   #atEnd = '';
 
-  #batch: JournalRecord[] = [];
+  /** Records being handed out; each slot is emptied as its record goes (see JournalReader). */
+  #batch: (JournalRecord | undefined)[] = [];
   #i = 0;
   #closed = false;
 
@@ -114,8 +115,13 @@ export class Follower implements AsyncIterableIterator<JournalRecord>, AsyncDisp
   }
 
   next(): Promise<IteratorResult<JournalRecord>> {
-    if (this.#i < this.#batch.length && !this.#signal?.aborted) {
-      return Promise.resolve({ value: this.#batch[this.#i++]!, done: false });
+    const batch = this.#batch;
+    const i = this.#i;
+    if (i < batch.length && !this.#signal?.aborted) {
+      const value = batch[i]!;
+      batch[i] = undefined;
+      this.#i = i + 1;
+      return Promise.resolve({ value, done: false });
     }
     return this.#fill();
   }
@@ -143,9 +149,11 @@ export class Follower implements AsyncIterableIterator<JournalRecord>, AsyncDisp
         }
         const records = this.#stamp() === this.#atEnd ? null : await this.#read();
         if (records !== null) {
+          const value = records[0]!;
           this.#batch = records;
+          this.#batch[0] = undefined;
           this.#i = 1;
-          return { value: records[0]!, done: false };
+          return { value, done: false };
         }
         if (await this.#replaced()) continue;
         await this.#waitForChange();
