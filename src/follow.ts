@@ -173,6 +173,9 @@ export class Follower implements AsyncIterableIterator<JournalRecord>, AsyncDisp
     const feeder = this.#feeder!;
     const scanner = this.#scanner!;
     for (;;) {
+      // Taken before the read: a stamp taken after a read that found the end could include bytes
+      // appended in between, and the wake-ups that find it unchanged would never read them.
+      const stamp = this.#stamp();
       const n = await feeder.step(scanner);
       const out = scanner.out;
       scanner.out = [];
@@ -199,7 +202,7 @@ export class Follower implements AsyncIterableIterator<JournalRecord>, AsyncDisp
         return records;
       }
       if (n === 0) {
-        this.#atEnd = this.#stamp();
+        this.#atEnd = stamp;
         return null;
       }
     }
