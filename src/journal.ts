@@ -321,8 +321,11 @@ export class Journal {
 
   async #close(): Promise<void> {
     await this.#tail.catch(() => {});
-    let err: unknown = this.#unlock();
+    // A lock kept from the last batch goes back before anything else.
+    const unlockFailed = this.#unlock();
+    let err: unknown = null;
     if (this.#o.durability === 'interval' && this.#failed === null) err = await this.#syncNow().then(() => null, (e) => e);
+    err ??= unlockFailed;
     if (this.#syncTimer !== null) clearTimeout(this.#syncTimer);
     await this.#syncing?.catch(() => {});
     try {
@@ -410,7 +413,10 @@ export class Journal {
   }
 
   async #commit(batch: Entry[]): Promise<void> {
-    if (this.#failed !== null) return rejectAll(batch, this.#failedError());
+    if (this.#failed !== null) {
+      this.#unlock();
+      return rejectAll(batch, this.#failedError());
+    }
     const records: PendingRecord[] = [];
     for (const e of batch) {
       if (e.one !== null) records.push(e.one);
