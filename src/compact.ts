@@ -341,7 +341,7 @@ class Compaction {
       firstLine: from === this.#headerEnd ? 2 : null,
       onBatch: (records, end) => each(records, end, view),
     });
-    feeder = new LineFeeder(fd, from, CHUNK, DEFAULT_MAX_LINE, !parse, () => scanner.committedEnd);
+    feeder = new LineFeeder(fd, from, CHUNK, DEFAULT_MAX_LINE, { marksOnly: !parse, retain: () => scanner.committedEnd, readAhead: true });
     try {
       while ((await feeder.step(scanner, to)) > 0) {
         this.#checkAbort();
@@ -351,6 +351,8 @@ class Compaction {
     } catch (err) {
       if (err instanceof JournalError) throw err;
       throw ioError('cannot read', this.#file, err);
+    } finally {
+      await feeder.settle();
     }
     // A torn tail in the input is not carried over: the copy ends at the last committed batch.
     this.tornTail = scanner.finish(to);

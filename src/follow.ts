@@ -82,7 +82,8 @@ export class Follower implements AsyncIterableIterator<JournalRecord>, AsyncDisp
   /** The file's size and mtime when the last read reached its end: a wake-up that finds them unchanged skips reading. */
   #atEnd = '';
 
-  #batch: JournalRecord[] = [];
+  /** Records being handed out; each slot is emptied as its record goes (see JournalReader). */
+  #batch: (JournalRecord | undefined)[] = [];
   #i = 0;
   #closed = false;
 
@@ -123,8 +124,13 @@ export class Follower implements AsyncIterableIterator<JournalRecord>, AsyncDisp
   }
 
   next(): Promise<IteratorResult<JournalRecord>> {
-    if (this.#i < this.#batch.length && !this.#signal?.aborted) {
-      return Promise.resolve({ value: this.#batch[this.#i++]!, done: false });
+    const batch = this.#batch;
+    const i = this.#i;
+    if (i < batch.length && !this.#signal?.aborted) {
+      const value = batch[i]!;
+      batch[i] = undefined;
+      this.#i = i + 1;
+      return Promise.resolve({ value, done: false });
     }
     return this.#fill();
   }
@@ -152,9 +158,11 @@ export class Follower implements AsyncIterableIterator<JournalRecord>, AsyncDisp
         }
         const records = this.#stamp() === this.#atEnd ? null : await this.#read();
         if (records !== null) {
+          const value = records[0]!;
           this.#batch = records;
+          this.#batch[0] = undefined;
           this.#i = 1;
-          return { value: records[0]!, done: false };
+          return { value, done: false };
         }
         if (await this.#replaced()) continue;
         await this.#waitForChange();
@@ -176,6 +184,9 @@ export class Follower implements AsyncIterableIterator<JournalRecord>, AsyncDisp
       const feeder = this.#feeder!;
       const scanner = this.#scanner!;
       const asked = this.#chunk;
+      // Taken before the read: a stamp taken after a read that found the end could include bytes
+      // appended in between, and the wake-ups that find it unchanged would never read them.
+      const stamp = this.#stamp();
       let n: number;
       try {
         n = await feeder.step(scanner);
@@ -225,7 +236,7 @@ export class Follower implements AsyncIterableIterator<JournalRecord>, AsyncDisp
         return records;
       }
       if (atEof) {
-        this.#atEnd = this.#stamp();
+        this.#atEnd = stamp;
         return null;
       }
     }
@@ -263,7 +274,7 @@ export class Follower implements AsyncIterableIterator<JournalRecord>, AsyncDisp
       this.#nextSeq = 1;
     }
     const start = this.#nextSeq > 1 ? await seekSeq(fd, headerEnd, id.size, this.#nextSeq, DEFAULT_MAX_LINE) : headerEnd;
-    this.#feeder = new LineFeeder(fd, start, CHUNK, DEFAULT_MAX_LINE, false);
+    this.#feeder = new LineFeeder(fd, start, CHUNK, DEFAULT_MAX_LINE);
     this.#chunk = CHUNK;
     this.#newScanner(start, 0, start !== headerEnd);
     return true;
@@ -278,7 +289,7 @@ export class Follower implements AsyncIterableIterator<JournalRecord>, AsyncDisp
     // Still at the line where reading began after a seek: that may be the middle of a batch.
     const midBatch = this.#scanMid && pos === this.#scanStart;
     if (chunk === this.#chunk) this.#feeder!.reset(pos);
-    else this.#feeder = new LineFeeder(this.#fd, pos, chunk, DEFAULT_MAX_LINE, false);
+    else this.#feeder = new LineFeeder(this.#fd, pos, chunk, DEFAULT_MAX_LINE);
     this.#chunk = chunk;
     this.#newScanner(pos, prevSeq, midBatch);
   }

@@ -125,13 +125,59 @@ export function decodeHeader(line: Uint8Array, path: string): Header {
 }
 
 /**
- * Decodes the line `bytes[start, end)` (without its LF). `text`, when given, is the same bytes as
- * a latin1 string starting at `textBase`: the reader passes it for chunks that are pure ASCII, so
- * the JSON can be sliced out of one decoded string instead of decoding every line separately.
+ * Decodes the line `bytes[start, end)` (without its LF) into `out` (see newEnvelope), and returns
+ * null, or the reason the line is damaged. The reader decodes every line of a journal into one
+ * envelope and copies out what it keeps, so decoding allocates nothing but the data. `text`, when
+ * given, is the same bytes as a latin1 string starting at `textBase`: the reader passes it for
+ * chunks that are pure ASCII, so the JSON can be sliced out of one decoded string instead of
+ * decoding every line separately.
  */
-export function decodeLine(bytes: Uint8Array, start: number, end: number, text?: string, textBase = 0): DecodedLine {
+export function decodeLine(bytes: Uint8Array, start: number, end: number, out: Envelope, text?: string, textBase = 0): string | null {
   const bad = frameError(bytes, start, end);
   if (bad !== null) return bad;
+  const written = decodeWritten(bytes, start, end, out, text, textBase);
+  return written !== undefined ? written : decodeParsed(bytes, start, end, out, text, textBase);
+}
+
+/**
+ * decodeLine for a line laid out the way this library writes it, `{"seq":N,"ts":N,"data":`, the
+ * data, then `}` or the commit mark: the envelope is read from the bytes and only the data goes
+ * through JSON.parse, since the envelope's keys and numbers are much of the parser's work on small
+ * records. undefined when the line is laid out otherwise or its data alone is not JSON (an envelope
+ * with further keys of its own, or no JSON at all): decodeParsed, which parses the whole line, then
+ * decides. Whenever this decodes a line, decodeParsed would decode it the same way: the line is then
+ * exactly the JSON text `{"seq":N,"ts":N,"data":V}`, with the commit mark before the final brace if
+ * it has one.
+ */
+function decodeWritten(bytes: Uint8Array, start: number, end: number, out: Envelope, text: string | undefined, textBase: number): string | null | undefined {
+  let i = start + FRAME_PREFIX;
+  if (!hasAscii(bytes, i, SEQ_KEY) || (i = digits(bytes, i + SEQ_KEY.length, end)) < 0) return undefined;
+  const seq = scratch;
+  if (!hasAscii(bytes, i, TS_KEY) || (i = digits(bytes, i + TS_KEY.length, end)) < 0) return undefined;
+  const ts = scratch;
+  if (!hasAscii(bytes, i, DATA_KEY)) return undefined;
+  i += DATA_KEY.length;
+  const committed = commitTail(bytes, i, end);
+  const dataEnd = committed ? tailStart : end - 1;
+  if (!committed && bytes[dataEnd] !== 0x7d) return undefined;
+  let data: unknown;
+  try {
+    data = JSON.parse(text !== undefined
+      ? text.slice(i - textBase, dataEnd - textBase)
+      : Buffer.from(bytes.buffer, bytes.byteOffset + i, dataEnd - i).toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  out.seq = seq;
+  out.ts = ts;
+  out.data = data;
+  out.commit = committed ? tailCommit : undefined;
+  out.synced = committed ? tailSynced : undefined;
+  return envelopeError(out);
+}
+
+/** decodeLine for any layout: the whole line through JSON.parse. */
+function decodeParsed(bytes: Uint8Array, start: number, end: number, out: Envelope, text: string | undefined, textBase: number): string | null {
   let env: Envelope;
   try {
     const json = text !== undefined
@@ -142,13 +188,19 @@ export function decodeLine(bytes: Uint8Array, start: number, end: number, text?:
     return 'invalid JSON';
   }
   if (typeof env !== 'object' || env === null || !('data' in env)) return 'not a record envelope';
+  out.seq = env.seq;
+  out.ts = env.ts;
+  out.data = env.data;
   // A commit mark is its final bytes; keys of that name anywhere else are not one.
   if (commitTail(bytes, start + FRAME_PREFIX, end)) {
     if (env.commit !== tailCommit || env.synced !== tailSynced) return 'malformed commit mark';
-  } else if (env.commit !== undefined || env.synced !== undefined) {
-    env = { seq: env.seq, ts: env.ts, data: env.data };
+    out.commit = tailCommit;
+    out.synced = tailSynced;
+  } else {
+    out.commit = undefined;
+    out.synced = undefined;
   }
-  return checkEnvelope(env);
+  return envelopeError(out);
 }
 
 /**
@@ -162,17 +214,28 @@ export function decodeMarks(bytes: Uint8Array, start: number, end: number): Deco
   const bad = frameError(bytes, start, end);
   if (bad !== null) return bad;
   let i = start + FRAME_PREFIX;
-  if (!hasAscii(bytes, i, SEQ_KEY) || (i = digits(bytes, i + SEQ_KEY.length, end)) < 0) return decodeLine(bytes, start, end);
+  if (!hasAscii(bytes, i, SEQ_KEY) || (i = digits(bytes, i + SEQ_KEY.length, end)) < 0) return decodeParsedLine(bytes, start, end);
   const seq = scratch;
-  if (!hasAscii(bytes, i, TS_KEY) || (i = digits(bytes, i + TS_KEY.length, end)) < 0) return decodeLine(bytes, start, end);
+  if (!hasAscii(bytes, i, TS_KEY) || (i = digits(bytes, i + TS_KEY.length, end)) < 0) return decodeParsedLine(bytes, start, end);
   const ts = scratch;
-  if (!hasAscii(bytes, i, DATA_KEY)) return decodeLine(bytes, start, end);
+  if (!hasAscii(bytes, i, DATA_KEY)) return decodeParsedLine(bytes, start, end);
   const env: Envelope = { seq, ts, data: undefined };
   if (commitTail(bytes, i + DATA_KEY.length, end)) {
     env.commit = tailCommit;
     env.synced = tailSynced;
   }
-  return checkEnvelope(env);
+  return envelopeError(env) ?? env;
+}
+
+/** decodeParsed into an envelope of its own, for a line whose frame has been checked. */
+function decodeParsedLine(bytes: Uint8Array, start: number, end: number): DecodedLine {
+  const env = newEnvelope();
+  return decodeParsed(bytes, start, end, env, undefined, 0) ?? env;
+}
+
+/** An envelope for decodeLine to fill, with every field present so that its shape never changes. */
+export function newEnvelope(): Envelope {
+  return { seq: 0, ts: 0, data: undefined, commit: undefined, synced: undefined };
 }
 
 const SEQ_KEY = Buffer.from('{"seq":');
@@ -262,10 +325,11 @@ function frameError(bytes: Uint8Array, start: number, end: number): string | nul
   return null;
 }
 
-function checkEnvelope(e: Envelope): DecodedLine {
+/** Why the envelope's fields are not those of a record, or null when they are. */
+function envelopeError(e: Envelope): string | null {
   if (!isSeq(e.seq) || !isCount(e.ts)) return 'not a record envelope';
   if (e.commit !== undefined && (!isSeq(e.commit) || !isCount(e.synced))) return 'malformed commit mark';
-  return e;
+  return null;
 }
 
 function isSeq(v: unknown): v is number {

@@ -6,18 +6,38 @@
  * file they are "not yet", not damage.
  */
 import { isAscii } from 'node:buffer';
-import { decodeLine, decodeMarks, type DecodedLine } from './format.js';
+import { decodeLine, decodeMarks, newEnvelope, type DecodedLine } from './format.js';
 import { io } from './io.js';
 import type { BatchScanner } from './scan.js';
 
 const LF = 0x0a;
 const TOO_LONG: DecodedLine = 'line too long';
 
+export interface FeederOptions {
+  /** Records' data is not parsed when the layout allows (see decodeMarks). */
+  marksOnly?: boolean;
+  /**
+   * Bytes from the offset this returns (the start of the batch not yet committed) stay in the
+   * buffer, so that a batch's bytes can be viewed when it commits.
+   */
+  retain?: () => number;
+  /**
+   * Start reading the next chunk as soon as one is fed, so the read overlaps whatever the caller
+   * does with the records before the next step(). For one pass to the end of a file: step()'s limit
+   * must not change, reset() and stepSync() are not allowed, and settle() must run before the fd
+   * is closed.
+   */
+  readAhead?: boolean;
+}
+
 export class LineFeeder {
   readonly #fd: number;
   readonly #chunkBytes: number;
   readonly #maxLineBytes: number;
   readonly #marksOnly: boolean;
+  readonly #readAhead: boolean;
+  /** What each line is decoded into; the scanner copies out what it keeps before the next line. */
+  readonly #env = newEnvelope();
   #buf: Buffer;
   /** Bytes of an unfinished line kept at the start of #buf. */
   #carry = 0;
@@ -31,20 +51,18 @@ export class LineFeeder {
   #fedTo: number;
   /** With retain, the offset from which bytes are kept in #buf across steps (see view()). */
   readonly #retain: (() => number) | undefined;
+  /** With readAhead, the read of the next chunk into #buf after the carried bytes, in flight. */
+  #ahead: Promise<number> | null = null;
 
-  /**
-   * With `marksOnly`, records' data is not parsed when the layout allows (see decodeMarks). With
-   * `retain`, bytes from the offset it returns (the start of the batch not yet committed) stay in
-   * the buffer, so that a batch's bytes can be viewed when it commits.
-   */
-  constructor(fd: number, start: number, chunkBytes: number, maxLineBytes: number, marksOnly: boolean, retain?: () => number) {
+  constructor(fd: number, start: number, chunkBytes: number, maxLineBytes: number, opts: FeederOptions = {}) {
     this.#fd = fd;
     this.#pos = start;
     this.#fedTo = start;
-    this.#retain = retain;
+    this.#retain = opts.retain;
     this.#chunkBytes = chunkBytes;
     this.#maxLineBytes = maxLineBytes;
-    this.#marksOnly = marksOnly;
+    this.#marksOnly = opts.marksOnly ?? false;
+    this.#readAhead = opts.readAhead ?? false;
     this.#buf = Buffer.allocUnsafe(chunkBytes);
   }
 
@@ -55,6 +73,7 @@ export class LineFeeder {
 
   /** Forgets what was read after `pos` and goes on from there (a follower re-reading an unfinished tail). */
   reset(pos: number): void {
+    if (this.#readAhead) throw new Error('internal: reset() of a feeder that reads ahead');
     this.#pos = pos;
     this.#fedTo = pos;
     this.#carry = 0;
@@ -66,17 +85,41 @@ export class LineFeeder {
    * Returns the number of bytes read: 0 at the limit or at the end of the file.
    */
   async step(scanner: BatchScanner, limit = Number.POSITIVE_INFINITY): Promise<number> {
-    const want = this.#room(limit);
-    if (want <= 0) return 0;
-    const n = await io.read(this.#fd, this.#buf, this.#carry, want, this.#pos);
-    return this.#took(scanner, n);
+    let n: number;
+    if (this.#ahead !== null) {
+      const ahead = this.#ahead;
+      this.#ahead = null;
+      n = await ahead;
+    } else {
+      const want = this.#room(limit);
+      if (want <= 0) return 0;
+      n = await io.read(this.#fd, this.#buf, this.#carry, want, this.#pos);
+    }
+    const fed = this.#took(scanner, n);
+    if (this.#readAhead && fed > 0) {
+      const want = this.#room(limit);
+      if (want > 0) {
+        this.#ahead = io.read(this.#fd, this.#buf, this.#carry, want, this.#pos);
+        // Its failure is reported by the step() that awaits it; if none does, settle() drops it.
+        this.#ahead.catch(() => {});
+      }
+    }
+    return fed;
   }
 
   /** step() with a synchronous read, for small ranges read under the writers' lock. */
   stepSync(scanner: BatchScanner, limit = Number.POSITIVE_INFINITY): number {
+    if (this.#readAhead) throw new Error('internal: stepSync() of a feeder that reads ahead');
     const want = this.#room(limit);
     if (want <= 0) return 0;
     return this.#took(scanner, io.readSync(this.#fd, this.#buf, this.#carry, want, this.#pos));
+  }
+
+  /** Waits for a read ahead still in flight, so that its fd can be closed (and its number reused). */
+  async settle(): Promise<void> {
+    const ahead = this.#ahead;
+    this.#ahead = null;
+    await ahead?.catch(() => {});
   }
 
   #took(scanner: BatchScanner, n: number): number {
@@ -120,7 +163,7 @@ export class LineFeeder {
           // The same verdict as for a long line that spans reads: it must not depend on where a chunk ends.
           scanner.line(base + i, base + lf, TOO_LONG);
         } else {
-          scanner.line(base + i, base + lf, this.#marksOnly ? decodeMarks(buf, i, lf) : decodeLine(buf, i, lf, text, 0));
+          scanner.line(base + i, base + lf, this.#marksOnly ? decodeMarks(buf, i, lf) : (decodeLine(buf, i, lf, this.#env, text, 0) ?? this.#env));
         }
         i = lf + 1;
       }

@@ -53,7 +53,11 @@ export class JournalReader implements AsyncIterableIterator<JournalRecord>, Asyn
   #header: Header | null = null;
   #feeder: LineFeeder | null = null;
   #scanner: BatchScanner | null = null;
-  #batch: ScannedRecord[] = [];
+  /**
+   * Committed records being handed out; each slot is emptied as its record goes, so that a record
+   * the caller is done with can be collected young instead of living until the batch's end.
+   */
+  #batch: (ScannedRecord | undefined)[] = [];
   #i = 0;
   #reported = 0;
   #done = false;
@@ -91,8 +95,13 @@ export class JournalReader implements AsyncIterableIterator<JournalRecord>, Asyn
   }
 
   next(): Promise<IteratorResult<JournalRecord>> {
-    if (this.#i < this.#batch.length && !this.#signal?.aborted) {
-      return Promise.resolve({ value: this.#batch[this.#i++]!, done: false });
+    const batch = this.#batch;
+    const i = this.#i;
+    if (i < batch.length && !this.#signal?.aborted) {
+      const value = batch[i]!;
+      batch[i] = undefined;
+      this.#i = i + 1;
+      return Promise.resolve({ value, done: false });
     }
     return this.#fill();
   }
@@ -129,14 +138,16 @@ export class JournalReader implements AsyncIterableIterator<JournalRecord>, Asyn
           this.#torn = scanner.finish(this.#feeder!.pos);
           this.#done = true;
         }
-        const out = scanner.out;
+        const out: (ScannedRecord | undefined)[] = scanner.out;
         scanner.out = [];
         let i = 0;
         while (i < out.length && out[i]!.seq < this.#fromSeq) i++;
         if (i < out.length) {
+          const value = out[i]!;
+          out[i] = undefined;
           this.#batch = out;
           this.#i = i + 1;
-          return { value: out[i]!, done: false };
+          return { value, done: false };
         }
       }
     } catch (err) {
@@ -160,7 +171,7 @@ export class JournalReader implements AsyncIterableIterator<JournalRecord>, Asyn
       path: this.path, prevSeq: 0, firstLine, midBatch: start !== headerEnd,
       onCorrupt: this.#skip ? 'report' : 'throw', collect: true,
     });
-    this.#feeder = new LineFeeder(fd, start, CHUNK, this.#maxLine, false);
+    this.#feeder = new LineFeeder(fd, start, CHUNK, this.#maxLine, { readAhead: true });
   }
 
   #report(scanner: BatchScanner): void {
@@ -177,6 +188,7 @@ export class JournalReader implements AsyncIterableIterator<JournalRecord>, Asyn
     const fd = this.#fd;
     if (fd < 0) return;
     this.#fd = -1;
+    await this.#feeder?.settle();
     await io.close(fd).catch(() => {});
   }
 }

@@ -42,7 +42,7 @@ export async function scanFrom(
   fd: number, file: string, from: number, prevSeq: number, size: number, maxLineBytes: number, midBatch = false,
 ): Promise<TailState> {
   const scanner = new BatchScanner(from, { path: file, prevSeq, onCorrupt: 'throw', collect: false, midBatch });
-  const feeder = new LineFeeder(fd, from, FORWARD_CHUNK, maxLineBytes, true);
+  const feeder = new LineFeeder(fd, from, FORWARD_CHUNK, maxLineBytes, { marksOnly: true });
   try {
     if (size - from <= SYNC_SCAN_MAX) while (feeder.stepSync(scanner, size) > 0);
     else while ((await feeder.step(scanner, size)) > 0);

@@ -112,7 +112,10 @@ export class BatchScanner {
     return this.#pendingCount > 0 || this.#suspect !== null;
   }
 
-  /** Feeds the line `[offset, lf)`; `lf` is the offset of its terminating LF. */
+  /**
+   * Feeds the line `[offset, lf)`; `lf` is the offset of its terminating LF. `decoded` is read during
+   * the call and not kept: the feeder decodes every line into the same envelope.
+   */
   line(offset: number, lf: number, decoded: DecodedLine): void {
     const lineNo = this.#line;
     if (lineNo !== null) this.#line = lineNo + 1;

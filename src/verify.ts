@@ -53,7 +53,7 @@ export async function verify(path: string, opts: VerifyOptions = {}): Promise<Ve
   try {
     const bytes = await snapshotSize(fd, lock);
     const scanner = new BatchScanner(headerEnd, { path, prevSeq: 0, firstLine: 2, onCorrupt: 'report', collect: false });
-    const feeder = new LineFeeder(fd, headerEnd, CHUNK, opts.maxLineBytes ?? DEFAULT_MAX_LINE, opts.deep !== true);
+    const feeder = new LineFeeder(fd, headerEnd, CHUNK, opts.maxLineBytes ?? DEFAULT_MAX_LINE, { marksOnly: opts.deep !== true, readAhead: true });
     try {
       while ((await feeder.step(scanner, bytes)) > 0) {
         if (opts.signal?.aborted) throw new JournalError(ErrorCode.ABORTED, `${path}: verify aborted`, { path, cause: opts.signal.reason });
@@ -62,6 +62,8 @@ export async function verify(path: string, opts: VerifyOptions = {}): Promise<Ve
     } catch (err) {
       if (err instanceof JournalError) throw err;
       throw ioError('cannot read', path, err);
+    } finally {
+      await feeder.settle();
     }
     const tornTail = scanner.finish(Math.min(bytes, feeder.pos));
     return {

@@ -124,6 +124,29 @@ describe('follow', () => {
     }
   });
 
+  it('a record appended just as a read found the end is handed out, with no later append to wake the follower', async () => {
+    const file = tmpJournal();
+    const j = await Journal.open(file);
+    await j.append('first');
+    await j.close();
+    const { encodeBatch, prepareRecord } = await import('../src/format.js');
+    let armed = true;
+    hookIo('read', (orig) => async (fd, buf, off, len, pos) => {
+      const n = await orig(fd, buf, off, len, pos);
+      if (n === 0 && armed) {
+        armed = false;
+        // A writer appends right after the follower's read came back empty.
+        const size = fs.statSync(file).size;
+        fs.appendFileSync(file, encodeBatch([prepareRecord('second', 2)], 2, size).bytes);
+      }
+      return n;
+    });
+    const f = collect(file);
+    await eventually(() => f.seen.length === 2, 3000);
+    await f.stop();
+    expect(f.seen.map((r) => r.data)).toEqual(['first', 'second']);
+  });
+
   it('follows through 10 compactions and 10 torn-tail repairs: nothing skipped, nothing duplicated', async () => {
     const file = tmpJournal();
     let writer = await Journal.open(file);

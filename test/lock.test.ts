@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import fsExt from 'fs-ext';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, Journal, verify } from '../src/index.js';
-import { readAll, tmpDir, tmpJournal } from './helpers.js';
+import { Child, countIo, readAll, sleep, tmpDir, tmpJournal } from './helpers.js';
 import path from 'node:path';
 
 /** Holds the writers' lock on `file` from a separate open file description, like a stuck peer. */
@@ -89,5 +89,64 @@ describe('the writers lock', () => {
     expect(new Set([...ra, ...rb]).size).toBe(2000);
     const report = await verify(file);
     expect(report).toMatchObject({ ok: true, records: 3000 });
+  });
+
+  it("without a sync per batch, awaited appends keep the lock from batch to batch instead of taking it for each", async () => {
+    const file = tmpJournal();
+    const j = await Journal.open(file, { durability: 'unsafe-nosync' });
+    const locks = countIo('tryLockSync');
+    const stats = countIo('statSync');
+    for (let i = 0; i < 200; i++) await j.append({ i });
+    // 200 batches; the lock is retaken (and the file checked) only when a lease runs out.
+    expect(locks.n).toBeLessThan(50);
+    expect(stats.n).toBe(locks.n);
+    await j.close();
+    expect((await readAll(file)).map((r) => r.seq)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+  });
+
+  it('a writer keeping the lock between batches gives it back at the next turn of the event loop and on close', async () => {
+    const file = tmpJournal();
+    const j = await Journal.open(file, { durability: 'unsafe-nosync' });
+    await j.append('kept');
+    const fd = fs.openSync(file, 'r');
+    try {
+      // Still held right after the batch...
+      expect(() => fsExt.flockSync(fd, 'exnb')).toThrow(expect.objectContaining({ code: expect.stringMatching(/EAGAIN|EWOULDBLOCK/) }));
+      // ...and free once the event loop has turned.
+      await new Promise((r) => setImmediate(r));
+      fsExt.flockSync(fd, 'exnb');
+      fsExt.flockSync(fd, 'un');
+      const more = j.append('then closed');
+      await j.close();
+      await more;
+      fsExt.flockSync(fd, 'exnb');
+      fsExt.flockSync(fd, 'un');
+    } finally {
+      fs.closeSync(fd);
+    }
+  });
+
+  it('a writer in another process gets the lock while one keeps it between batches in a tight loop', async () => {
+    const file = tmpJournal();
+    await (await Journal.open(file)).close();
+    // One producer awaiting each append and nothing else: it keeps the lock from batch to batch.
+    const w = new Child('writer.mjs', [file, 'w', '1', '0', JSON.stringify({ durability: 'unsafe-nosync' })]);
+    try {
+      await w.waitFor((l) => l.startsWith('open '));
+      await sleep(200);
+      const b = await Journal.open(file, { durability: 'unsafe-nosync', lockTimeoutMs: 2000 });
+      for (let k = 0; k < 5; k++) await b.append({ b: k });
+      await b.close();
+      await sleep(100);
+    } finally {
+      await w.kill();
+    }
+    expect(await verify(file)).toMatchObject({ ok: true, corrupt: [] });
+    const recs = await readAll(file);
+    const mine = recs.filter((r) => (r.data as { b?: number }).b !== undefined).map((r) => r.seq);
+    expect(mine).toHaveLength(5);
+    // The other writer was appending before and after them.
+    expect(recs[0]!.seq).toBeLessThan(mine[0]!);
+    expect(recs.at(-1)!.seq).toBeGreaterThan(mine[4]!);
   });
 });

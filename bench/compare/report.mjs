@@ -15,7 +15,8 @@ const TARGETS = [
   { workload: 'concurrent', id: 'sqlite', min: 10, what: '256 producers, durable: ÷ SQLite, 1 transaction per record' },
   { workload: 'batch', id: 'sqlite', min: 1, what: 'batches of 1,000, durable: ÷ SQLite, 1 transaction per 1,000' },
   ...WORKLOADS.flatMap((w) => ['sonic-sync', 'sonic-async'].map((id) => ({
-    workload: w.key, id, min: 1.5, what: `${w.label}, no fsync: ÷ sonic-boom ${id === 'sonic-sync' ? 'sync' : 'async'}`,
+    workload: w.key, id, min: 1.5,
+    what: `${w.label}, no fsync: ÷ sonic-boom ${id === 'sonic-sync' ? 'sync (acknowledged once write(2) took the bytes, as with \'unsafe-nosync\')' : 'async (buffered)'}`,
   }))),
 ];
 
@@ -125,7 +126,7 @@ export function report(results, { stores, replays, notes, where, rounds }) {
     `_Measured ${where}; ${rounds} interleaved round${rounds === 1 ? '' : 's'}._`,
   ].join('\n');
 
-  const kind = (s) => (s.peer === 'journal' ? s.id : s.mode);
+  const kind = (s) => (s.peer === 'journal' ? s.id : s.chartKind ?? s.mode);
   const group = (label, items, key) => ({
     title: label,
     rows: items.filter((s) => ran(taskName(SIZES[0], key, s.id))).map((s) => ({

@@ -68,7 +68,7 @@ try {
   const [durable, nosync] = journal.stores;
   const stores = [
     durable, ...sqlite.stores, ...level.stores, ...(redis?.stores ?? []), ...raw.stores,
-    nosync, ...sonic.stores,
+    nosync, ...sonic.stores, ...raw.nosyncStores,
   ].filter((s) => wants(s.peer));
   const replays = [journal.replay, sqlite.replay, level.replay, raw.replay].filter((r) => wants(r.peer));
 
