@@ -1,6 +1,6 @@
 // Process kills, in the manner of RocksDB's kill-point stress tests: writer processes (several at
-// once, append and appendMany, durability 'always'), a compactor and a named consumer run against
-// one journal while the harness SIGKILLs them at random moments and restarts them. Half the
+// once, append and appendMany, durability 'always', one of them 'unsafe-nosync'), a compactor and
+// a named consumer run against one journal while the harness SIGKILLs them at random moments and restarts them. Half the
 // restarts arm a named kill point instead (JSONL_JOURNAL_KILL_POINT): the process kills itself
 // exactly there, e.g. with half a batch written or between a compaction's rename and its
 // directory fsync. Writers report every acknowledged record as it is acknowledged.
@@ -95,6 +95,8 @@ export async function run({ seed, kills = 100, seconds = Infinity, writers = 3, 
   const start = (kind, slot) => {
     const points = KILL_POINTS[kind];
     const env = points.length > 0 && rnd.chance(0.5) ? { JSONL_JOURNAL_KILL_POINT: `${rnd.pick(points)}:${1 + rnd.int(kind === 'writer' ? 40 : 3)}` } : {};
+    // The last writer appends without fsyncs, keeping the writers' lock from batch to batch.
+    if (kind === 'writer' && slot === writers - 1 && writers > 1) env.TORTURE_DURABILITY = 'unsafe-nosync';
     const name = `${kind[0]}${slot}i${incarnation++}`;
     const args = kind === 'writer' ? [file, name, String(2 + rnd.int(6)), ...(planted ? [planted] : [])] : kind === 'compactor' ? [file] : [file, out];
     return new Proc(kind, args, env, acks);

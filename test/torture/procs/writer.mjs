@@ -30,7 +30,9 @@ if (planted === 'appendAtEof') {
   throw new Error(`unknown planted bug ${planted}`);
 }
 const rnd = prng([...name].reduce((h, c) => (h * 31 + c.charCodeAt(0)) >>> 0, 7));
-const j = await Journal.open(file);
+// TORTURE_DURABILITY picks the mode; a process kill leaves the page cache, so even an
+// 'unsafe-nosync' writer's acknowledged records must survive it.
+const j = await Journal.open(file, { durability: process.env.TORTURE_DURABILITY || 'always' });
 const say = (s) => fs.writeSync(1, s);
 
 async function producer(p) {
