@@ -24,8 +24,9 @@ import { openJournalFile } from '../file.js';
 import { io } from '../io.js';
 import { readJournal } from '../reader.js';
 import { connect, natsError, serverList, type Connection, type ConnectionEvent } from './client.js';
+import { Publisher, type PublishError } from './publisher.js';
 import { recordAt, shippingSubject, streamInfo, type RetryOptions, type StreamRecord } from './stream.js';
-import { msgId, setRecordHeaders } from './wire.js';
+import { setPublishHeaders, setRecordHeaders } from './wire.js';
 
 export interface ShipOptions {
   /** The NATS server URL (`nats://127.0.0.1:4222`, credentials may go in it), or several of one cluster, tried in order. */
@@ -128,6 +129,8 @@ interface Entry {
   ts: number;
   json: string;
   acked: boolean;
+  /** The resync epoch it was last published in: a record is published at most once per epoch. */
+  epoch: number;
 }
 
 /**
@@ -163,6 +166,7 @@ export class Shipper implements AsyncDisposable {
   readonly #journal: { id: string; created: number };
   readonly #retry: RetryOptions;
   readonly #ac = new AbortController();
+  readonly #publisher: Publisher<Entry>;
   #subject = '';
 
   /** Records handed to JetStream; those before #head are acknowledged, those from #next on are not sent yet. */
@@ -203,6 +207,7 @@ export class Shipper implements AsyncDisposable {
     this.#consumer = consumer;
     this.#journal = journal;
     this.#retry = { signal: this.#ac.signal, onEvent: o.onEvent, failFast: false };
+    this.#publisher = new Publisher(conn.nats, conn.nc, o.ackTimeoutMs, (e, err) => this.#settle(e, err));
     this.done = new Promise<void>((resolve, reject) => {
       this.#markDone = (err) => (err === undefined ? resolve() : reject(err));
     });
@@ -285,6 +290,7 @@ export class Shipper implements AsyncDisposable {
     } catch (e) {
       err = e;
     }
+    this.#publisher.close();
     await this.#conn.nc.close().catch(() => {});
     for (const w of this.#waiters.splice(0)) w.reject(this.#failed ?? closedError(this.path));
     this.#markDone(this.#failed ?? undefined);
@@ -312,7 +318,7 @@ export class Shipper implements AsyncDisposable {
         this.#space = null;
       }
       if (this.#ac.signal.aborted) break;
-      this.#queue.push({ seq: rec.seq, ts: rec.ts, json: JSON.stringify(rec.data), acked: false });
+      this.#queue.push({ seq: rec.seq, ts: rec.ts, json: JSON.stringify(rec.data), acked: false, epoch: -1 });
       this.#scheduleSend();
     }
   }
@@ -342,24 +348,25 @@ export class Shipper implements AsyncDisposable {
   }
 
   #publish(e: Entry): void {
-    const epoch = this.#epoch;
+    e.epoch = this.#epoch;
     const h = setRecordHeaders(this.#conn.nats.transport.headers(), this.#journal, e.seq, e.ts);
+    setPublishHeaders(h, this.#journal.id, e.seq, this.#expect++);
     this.#outstanding++;
-    this.#conn.js.publish(this.#subject, e.json, {
-      msgID: msgId(this.#journal.id, e.seq),
-      expect: { lastSequence: this.#expect++ },
-      headers: h,
-      timeout: this.#o.ackTimeoutMs,
-    }).then(() => {
-      if (epoch !== this.#epoch) return;
-      e.acked = true;
-      this.#stats.published++;
-      this.#advance();
-    }, (err) => {
-      if (epoch === this.#epoch) this.#publishFailed(e, err);
-    }).finally(() => {
-      if (--this.#outstanding === 0) for (const s of this.#settled.splice(0)) s();
-    });
+    this.#publisher.publish(this.#subject, e.json, h, e);
+  }
+
+  /** JetStream acknowledged a publish (err null; a duplicate counts: the stream has the record), or it failed. */
+  #settle(e: Entry, err: PublishError | null): void {
+    if (e.epoch === this.#epoch) {
+      if (err === null) {
+        e.acked = true;
+        this.#stats.published++;
+        this.#advance();
+      } else {
+        this.#publishFailed(e, err);
+      }
+    }
+    if (--this.#outstanding === 0) for (const s of this.#settled.splice(0)) s();
   }
 
   /** Moves past acknowledged records at the head of the window. */
@@ -378,16 +385,26 @@ export class Shipper implements AsyncDisposable {
     this.#scheduleCommit();
   }
 
-  #publishFailed(e: Entry, err: unknown): void {
+  #publishFailed(e: Entry, err: PublishError): void {
     if (this.#failed !== null || this.#closing !== null) return;
-    const api = err as { name?: string; status?: number; code?: number; message?: string };
-    // 10071: "wrong last sequence", the refusal that keeps the stream in order: resync.
-    if (api?.name === 'JetStreamApiError' && api.status !== undefined && api.status >= 400 && api.status < 500 && api.code !== 10071) {
+    // 10071: "wrong last sequence", the refusal that keeps the stream in order: resync. Other
+    // refusals of the request itself (4xx) would refuse the record again.
+    if (err.reason === 'refused' && err.status >= 400 && err.status < 500 && err.code !== 10071) {
       this.#fail(new JournalError(ErrorCode.PUBLISH_REJECTED,
-        `${this.path}: stream ${this.stream} refused record seq ${e.seq} (${api.message}): fix the stream's limits, or the record`, { path: this.path, cause: err }));
+        `${this.path}: stream ${this.stream} refused record seq ${e.seq} (${err.message}): fix the stream's limits, or the record`, { path: this.path, cause: err }));
       return;
     }
-    this.#startResync(`publishing seq ${e.seq} failed: ${api?.message ?? String(err)}`);
+    if (err.reason === 'too-big') {
+      this.#fail(new JournalError(ErrorCode.PUBLISH_REJECTED,
+        `${this.path}: record seq ${e.seq} cannot be published (${err.message}): raise the server's max_payload, or make the record smaller`, { path: this.path, cause: err }));
+      return;
+    }
+    if (err.reason === 'closed') {
+      // The client closed the connection for good (it reconnects by itself otherwise).
+      this.#fail(new JournalError(ErrorCode.NATS_ERROR, `shipping ${this.path} to stream ${this.stream} stopped: ${err.message}`, { path: this.path, cause: err }));
+      return;
+    }
+    this.#startResync(`publishing seq ${e.seq} failed: ${err.message}`);
   }
 
   #startResync(reason: string): void {

@@ -14,6 +14,8 @@ import type { MsgHdrs } from '@nats-io/transport-node';
 
 export const Header = {
   msgId: 'Nats-Msg-Id',
+  /** Not part of the record: the stream sequence the server must find last for the publish to be stored. */
+  expectedLastSeq: 'Nats-Expected-Last-Sequence',
   journalId: 'Journal-Id',
   created: 'Journal-Created',
   seq: 'Journal-Seq',
@@ -40,6 +42,13 @@ export function setRecordHeaders(h: MsgHdrs, journal: { id: string; created: num
   h.set(Header.created, String(journal.created));
   h.set(Header.seq, String(seq));
   h.set(Header.ts, String(ts));
+  return h;
+}
+
+/** Sets what a publish of a record asks of JetStream: dedup by its message id, and where the stream must end. */
+export function setPublishHeaders(h: MsgHdrs, journalId: string, seq: number, expectedLastSeq: number): MsgHdrs {
+  h.set(Header.msgId, msgId(journalId, seq));
+  h.set(Header.expectedLastSeq, String(expectedLastSeq));
   return h;
 }
 
