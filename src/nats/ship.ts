@@ -16,6 +16,9 @@
  * when the stream's newest message is gone (removed by limits), and for retention and `journal
  * consumers`. The price: the stream must be the journal's own. Another publisher makes the shipper
  * stop with STREAM_MISCONFIGURED.
+ *
+ * Publishes go through a Publisher (publisher.ts): plain publishes whose acknowledgements come back
+ * to one subscription, rather than a request of the client's each.
  */
 import path from 'node:path';
 import { Consumer } from '../consumer.js';
