@@ -20,7 +20,7 @@ const WINDOW = 256;
 export const minRounds = 11;
 const TARGETS = [
   { name: 'single', label: '1 server', records: 100_000, replicas: 1 },
-  { name: 'cluster', label: '3-node cluster, 3 replicas', records: 30_000, replicas: 3 },
+  { name: 'cluster', label: '3-node cluster, 3 replicas', records: 50_000, replicas: 3 },
 ];
 
 async function makeJournal(file, n) {
