@@ -301,6 +301,36 @@ describe('ship: failures', () => {
     expect(s.position).toBe(1);
   });
 
+  it('a record over the server\'s max_payload: the shipper stops with PUBLISH_REJECTED naming the record and the limit', async () => {
+    const stream = await newStream();
+    const file = tmpJournal();
+    const j = await Journal.open(file);
+    await j.appendMany([{ small: 1 }, { small: 2 }, { big: 'b'.repeat(1024 * 1024 + 1) }, { small: 4 }]);
+    await j.close();
+    const s = await ship(file, { server: server.url, stream });
+    const err = await s.done.catch((e) => e);
+    expect(err.code).toBe(ErrorCode.PUBLISH_REJECTED);
+    expect(err.message).toContain('record seq 3 cannot be published');
+    expect(err.message).toContain('max_payload');
+    expect(s.position).toBe(2);
+    expect((await streamMessages(ctl.nc, stream)).map((m) => m.seq)).toEqual([1, 2]);
+  });
+
+  it('the stream deleted under a running shipper: it stops with STREAM_NOT_FOUND', async () => {
+    const stream = await newStream();
+    const file = await journalOf(10);
+    const s = await ship(file, { server: server.url, stream, ackTimeoutMs: 1000 });
+    await s.waitFor(10);
+    await ctl.jsm.streams.delete(stream);
+    const j = await Journal.open(file);
+    await j.append({ after: 'deleted' });
+    await j.close();
+    const err = await s.done.catch((e) => e);
+    expect(err.code).toBe(ErrorCode.STREAM_NOT_FOUND);
+    expect(err.message).toContain(`stream ${stream} does not exist`);
+    expect(s.position).toBe(10);
+  });
+
   it('records compaction removed before they were shipped are reported, the rest shipped once', async () => {
     const stream = await newStream();
     const file = await journalOf(100);

@@ -66,6 +66,21 @@ export function backoffMs(attempt: number): number {
   return Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** Math.min(attempt - 1, 10));
 }
 
+/** How ship and restore connect, besides the servers and the connection's name (the benchmark uses them too). */
+export const CONNECTION_OPTIONS = {
+  // Tried in the order given, so that a test or an operator can say which server comes first.
+  noRandomize: true,
+  timeout: 2000,
+  maxReconnectAttempts: -1,
+  reconnectTimeWait: BACKOFF_FIRST_MS,
+  // A peer that vanishes without closing the socket is noticed in seconds, not the default minutes.
+  pingInterval: 5000,
+  maxPingOut: 2,
+  // Each request (the stream API calls, restore's fetches) would otherwise capture a stack trace in
+  // advance, whether or not it fails.
+  noAsyncTraces: true,
+} as const;
+
 /**
  * Connects, retrying with backoff while no server answers (forever, until the signal aborts),
  * or failing at the first refusal with failFast. Once connected, the client itself reconnects
@@ -77,20 +92,7 @@ export async function connect(o: ConnectOptions): Promise<Connection> {
     throwIfAborted(o.signal);
     let nc: NatsConnection;
     try {
-      nc = await nats.transport.connect({
-        servers: [...o.servers],
-        name: o.name,
-        // Tried in the order given, so that a test or an operator can say which server comes first.
-        noRandomize: true,
-        timeout: 2000,
-        maxReconnectAttempts: -1,
-        reconnectTimeWait: BACKOFF_FIRST_MS,
-        // A peer that vanishes without closing the socket is noticed in seconds, not the default minutes.
-        pingInterval: 5000,
-        maxPingOut: 2,
-        // Each request would otherwise capture a stack trace in advance: a quarter of the CPU a publish costs.
-        noAsyncTraces: true,
-      });
+      nc = await nats.transport.connect({ ...CONNECTION_OPTIONS, servers: [...o.servers], name: o.name });
     } catch (err) {
       const e = natsError(err, `cannot connect to ${o.servers.join(', ')}`);
       if (e.code !== ErrorCode.NATS_UNREACHABLE || o.failFast) throw e;
