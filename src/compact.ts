@@ -83,6 +83,14 @@ export function isTombstone(data: unknown): boolean {
   return typeof data === 'object' && data !== null && (data as Record<string, unknown>).$tombstone === true;
 }
 
+/** Where a committed batch lies in the file being read, and how many records it holds. */
+interface WholeBatch {
+  start: number;
+  /** Offset of its last line, the one with the commit mark. */
+  lastLine: number;
+  count: number;
+}
+
 const CHUNK = 512 * 1024;
 /** Output is written in pieces of about this size. */
 const WRITE_BYTES = 1024 * 1024;
@@ -256,7 +264,7 @@ class Compaction {
   async #index(fd: number, from: number, to: number): Promise<Map<string, number>> {
     const latest = new Map<string, number>();
     const key = this.#o.key!;
-    await this.#scan(fd, from, to, 0, 'index', true, (records) => {
+    await this.#scan(fd, from, to, 0, 'index', true, true, (records) => {
       for (const rec of records) {
         const k = key(rec);
         if (k !== undefined) latest.set(k, rec.seq);
@@ -273,8 +281,23 @@ class Compaction {
    */
   async #copy(fd: number, from: number, to: number, prevSeq: number, phase: CompactProgress['phase'], verbatim: boolean) {
     const o = this.#o;
+    if (!this.#salvage && (verbatim || (o.keep === undefined && o.key === undefined && o.beforeSeq === undefined))) {
+      // Nothing can be dropped, so every committed batch is copied whole: its lines byte for byte,
+      // its last line re-committed. Damage never reaches here (it throws CORRUPT before its batch
+      // commits, or is a torn tail that never commits), so a batch's bytes are all intact lines, and
+      // the scanner need not keep an object per record.
+      const done = await this.#scan(fd, from, to, prevSeq, phase, false, false, (_, batchEnd, view, { start, lastLine, count }) => {
+        this.#recordsBefore += count;
+        if (lastLine > start) this.#emit(view(start, lastLine));
+        this.#emit(recommitLine(view(lastLine, batchEnd), count, this.#batchStart));
+        this.#recordsAfter += count;
+        this.#batchStart = this.#outPos;
+      });
+      await this.#drain();
+      return done;
+    }
     const parse = this.#salvage || (!verbatim && (o.keep !== undefined || o.key !== undefined));
-    const done = await this.#scan(fd, from, to, prevSeq, phase, parse, (recs, batchEnd, view) => {
+    const done = await this.#scan(fd, from, to, prevSeq, phase, parse, true, (recs, batchEnd, view) => {
       const endOf = (i: number) => (i + 1 < recs.length ? recs[i + 1]!.offset : batchEnd);
       this.#recordsBefore += recs.length;
       if (this.#salvage) {
@@ -309,9 +332,14 @@ class Compaction {
       this.#recordsAfter += kept;
       this.#batchStart = this.#outPos;
     });
+    await this.#drain();
+    return done;
+  }
+
+  /** Writes out what is gathered and waits for every write. */
+  async #drain(): Promise<void> {
     this.#flushOut();
     await this.#writing;
-    return done;
   }
 
   #keeps(rec: JournalRecord): boolean {
@@ -331,15 +359,16 @@ class Compaction {
    * commits, with a view of the file's bytes that is valid only during the call.
    */
   async #scan(
-    fd: number, from: number, to: number, prevSeq: number, phase: CompactProgress['phase'], parse: boolean,
-    each: (records: ScannedRecord[], end: number, view: (start: number, end: number) => Buffer) => void,
+    fd: number, from: number, to: number, prevSeq: number, phase: CompactProgress['phase'], parse: boolean, collect: boolean,
+    each: (records: ScannedRecord[], end: number, view: (start: number, end: number) => Buffer, batch: WholeBatch) => void,
   ): Promise<{ end: number; lastSeq: number }> {
     let feeder: LineFeeder | null = null;
     const view = (start: number, end: number) => feeder!.view(start, end);
     const scanner = new BatchScanner(from, {
-      path: this.#file, prevSeq, onCorrupt: this.#salvage ? 'report' : 'throw', collect: true,
+      path: this.#file, prevSeq, onCorrupt: this.#salvage ? 'report' : 'throw', collect,
       firstLine: from === this.#headerEnd ? 2 : null,
-      onBatch: (records, end) => each(records, end, view),
+      // The scanner calls this before it moves committedEnd past the batch: its start.
+      onBatch: (records, end, lastLine, count) => each(records, end, view, { start: scanner.committedEnd, lastLine, count }),
     });
     feeder = new LineFeeder(fd, from, CHUNK, DEFAULT_MAX_LINE, { marksOnly: !parse, retain: () => scanner.committedEnd, readAhead: true });
     try {
