@@ -94,6 +94,14 @@ interface WholeBatch {
 const CHUNK = 512 * 1024;
 /** Output is written in pieces of about this size. */
 const WRITE_BYTES = 1024 * 1024;
+/**
+ * Once this much has been written since the last, a sync of the temp starts in the background,
+ * while the copy goes on. Nothing depends on it for safety (the temp is fsynced before the rename
+ * in any case): it starts the writeback early, so that the copy and the disk work at once instead
+ * of one after the other, and the fsync before the rename, the only one waited for, finds little
+ * left to write.
+ */
+const SYNC_AHEAD_BYTES = 32 * 1024 * 1024;
 /** Catching up without the writers' lock stops once less than this is left to copy. */
 const SWAP_TAIL_BYTES = 256 * 1024;
 const CATCH_UP_ROUNDS = 4;
@@ -148,6 +156,12 @@ class Compaction {
   #outBytes = 0;
   /** The write in flight: the next chunk is read while it runs. */
   #writing: Promise<void> = Promise.resolve();
+  /** Bytes handed to #writing since the last background sync started. */
+  #unsynced = 0;
+  /** The background sync in flight (see SYNC_AHEAD_BYTES); it never rejects, see #syncError. */
+  #syncing: Promise<void> | null = null;
+  /** Why a background sync failed: the temp's data may then be lost, whatever a later fsync says. */
+  #syncError: unknown = null;
   #recordsBefore = 0;
   #recordsAfter = 0;
   /** key -> seq of the key's latest record, from the first pass (only with `key`). */
@@ -409,10 +423,24 @@ class Compaction {
     this.#writing = this.#writing.then(() => this.#writeOut(bytes, pos));
     // A failed write surfaces from the next await of #writing; until then it must not be unhandled.
     this.#writing.catch(() => {});
+    this.#unsynced += bytes.length;
+    if (this.#unsynced >= SYNC_AHEAD_BYTES && this.#syncing === null) {
+      this.#unsynced = 0;
+      // After the writes so far; the writes after it are chained on #writing, not on this, and go on meanwhile.
+      const fd = this.#tmpFd;
+      this.#syncing = this.#writing
+        .then(() => io.fdatasync(fd).catch((err: unknown) => void (this.#syncError ??= err)), () => {
+          // The failed write is reported where #writing is awaited; there is nothing to sync after it.
+        })
+        .finally(() => (this.#syncing = null));
+    }
   }
 
   async #syncTemp(): Promise<void> {
+    await this.#syncing;
     try {
+      // A failed sync may have dropped the pages it could not write: a later fsync could succeed without them.
+      if (this.#syncError !== null) throw this.#syncError;
       await io.fsync(this.#tmpFd);
     } catch (err) {
       throw ioError('cannot fsync', this.#tmp, err, ErrorCode.SYNC_FAILED);
@@ -438,6 +466,9 @@ class Compaction {
   async #closeTemp(renamed: boolean): Promise<void> {
     if (this.#tmpFd < 0) return;
     const fd = this.#tmpFd;
+    // A write or sync may still be in flight after a failure: the fd must outlive it (its number could be reused).
+    await this.#writing.catch(() => {});
+    await this.#syncing;
     this.#tmpFd = -1;
     if (!renamed) await io.unlink(this.#tmp).catch(() => {});
     try {

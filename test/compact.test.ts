@@ -284,6 +284,48 @@ describe('compaction and crashes', () => {
   });
 });
 
+describe('compaction of a journal large enough for syncs during the copy', () => {
+  /** A journal of well over 32 MiB (the copy syncs the temp in the background every 32 MiB). */
+  async function largeJournal(): Promise<string> {
+    const file = tmpJournal();
+    const j = await Journal.open(file, { durability: 'unsafe-nosync' });
+    const pad = 'x'.repeat(100_000);
+    for (let b = 0; b < 5; b++) await j.appendMany(Array.from({ length: 100 }, (_, i) => ({ i: b * 100 + i, pad })));
+    await j.close();
+    return file;
+  }
+
+  it('the temp is synced in the background while the copy goes on, all before the rename', async () => {
+    const file = await largeJournal();
+    const calls: string[] = [];
+    hookIo('fdatasync', (orig) => async (fd) => {
+      calls.push('fdatasync');
+      return orig(fd);
+    });
+    hookIo('rename', (orig) => async (from, to) => {
+      calls.push('rename');
+      return orig(from, to);
+    });
+    const res = await compact(file);
+    expect(res.recordsAfter).toBe(500);
+    expect(calls.filter((c) => c === 'fdatasync').length).toBeGreaterThanOrEqual(1);
+    expect(calls.indexOf('rename')).toBe(calls.length - 1);
+    expect((await verify(file)).ok).toBe(true);
+  });
+
+  it('a background sync that fails fails the compaction with SYNC_FAILED, though the fsync after it succeeds', async () => {
+    const file = await largeJournal();
+    const before = bytesOf(file);
+    hookIo('fdatasync', () => async () => {
+      throw sysError('EIO', 'fdatasync');
+    });
+    const err = await compact(file).catch((e) => e);
+    expect(err).toMatchObject({ name: 'JournalError', code: ErrorCode.SYNC_FAILED, cause: { code: 'EIO' } });
+    expect(bytesOf(file).equals(before)).toBe(true);
+    expect(temps(file)).toEqual([]);
+  });
+});
+
 describe('compaction with live writers and readers', () => {
   it('two processes appending while a third compacts 20 times: every kept acknowledged record present once, in order', async () => {
     const file = tmpJournal();
