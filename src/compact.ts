@@ -83,9 +83,25 @@ export function isTombstone(data: unknown): boolean {
   return typeof data === 'object' && data !== null && (data as Record<string, unknown>).$tombstone === true;
 }
 
+/** Where a committed batch lies in the file being read, and how many records it holds. */
+interface WholeBatch {
+  start: number;
+  /** Offset of its last line, the one with the commit mark. */
+  lastLine: number;
+  count: number;
+}
+
 const CHUNK = 512 * 1024;
 /** Output is written in pieces of about this size. */
 const WRITE_BYTES = 1024 * 1024;
+/**
+ * Once this much has been written since the last, a sync of the temp starts in the background,
+ * while the copy goes on. Nothing depends on it for safety (the temp is fsynced before the rename
+ * in any case): it starts the writeback early, so that the copy and the disk work at once instead
+ * of one after the other, and the fsync before the rename, the only one waited for, finds little
+ * left to write.
+ */
+const SYNC_AHEAD_BYTES = 32 * 1024 * 1024;
 /** Catching up without the writers' lock stops once less than this is left to copy. */
 const SWAP_TAIL_BYTES = 256 * 1024;
 const CATCH_UP_ROUNDS = 4;
@@ -136,10 +152,21 @@ class Compaction {
   /** Offset in the new file where the batch being copied starts: its commit mark vouches for all before. */
   #batchStart = 0;
   /** Output waiting to be written: lines copied byte for byte and re-committed last lines. */
-  #out = Buffer.allocUnsafe(WRITE_BYTES);
+  #out: Buffer = Buffer.allocUnsafe(WRITE_BYTES);
   #outBytes = 0;
+  /**
+   * Output buffers whose writes are done, for reuse: a new buffer per write costs page faults and
+   * zeroing in the kernel on first touch, on the same thread that checks every line.
+   */
+  readonly #spare: Buffer[] = [];
   /** The write in flight: the next chunk is read while it runs. */
   #writing: Promise<void> = Promise.resolve();
+  /** Bytes handed to #writing since the last background sync started. */
+  #unsynced = 0;
+  /** The background sync in flight (see SYNC_AHEAD_BYTES); it never rejects, see #syncError. */
+  #syncing: Promise<void> | null = null;
+  /** Why a background sync failed: the temp's data may then be lost, whatever a later fsync says. */
+  #syncError: unknown = null;
   #recordsBefore = 0;
   #recordsAfter = 0;
   /** key -> seq of the key's latest record, from the first pass (only with `key`). */
@@ -256,7 +283,7 @@ class Compaction {
   async #index(fd: number, from: number, to: number): Promise<Map<string, number>> {
     const latest = new Map<string, number>();
     const key = this.#o.key!;
-    await this.#scan(fd, from, to, 0, 'index', true, (records) => {
+    await this.#scan(fd, from, to, 0, 'index', true, true, (records) => {
       for (const rec of records) {
         const k = key(rec);
         if (k !== undefined) latest.set(k, rec.seq);
@@ -273,8 +300,23 @@ class Compaction {
    */
   async #copy(fd: number, from: number, to: number, prevSeq: number, phase: CompactProgress['phase'], verbatim: boolean) {
     const o = this.#o;
+    if (!this.#salvage && (verbatim || (o.keep === undefined && o.key === undefined && o.beforeSeq === undefined))) {
+      // Nothing can be dropped, so every committed batch is copied whole: its lines byte for byte,
+      // its last line re-committed. Damage never reaches here (it throws CORRUPT before its batch
+      // commits, or is a torn tail that never commits), so a batch's bytes are all intact lines, and
+      // the scanner need not keep an object per record.
+      const done = await this.#scan(fd, from, to, prevSeq, phase, false, false, (_, batchEnd, view, { start, lastLine, count }) => {
+        this.#recordsBefore += count;
+        if (lastLine > start) this.#emit(view(start, lastLine));
+        this.#emit(recommitLine(view(lastLine, batchEnd), count, this.#batchStart));
+        this.#recordsAfter += count;
+        this.#batchStart = this.#outPos;
+      });
+      await this.#drain();
+      return done;
+    }
     const parse = this.#salvage || (!verbatim && (o.keep !== undefined || o.key !== undefined));
-    const done = await this.#scan(fd, from, to, prevSeq, phase, parse, (recs, batchEnd, view) => {
+    const done = await this.#scan(fd, from, to, prevSeq, phase, parse, true, (recs, batchEnd, view) => {
       const endOf = (i: number) => (i + 1 < recs.length ? recs[i + 1]!.offset : batchEnd);
       this.#recordsBefore += recs.length;
       if (this.#salvage) {
@@ -309,9 +351,14 @@ class Compaction {
       this.#recordsAfter += kept;
       this.#batchStart = this.#outPos;
     });
+    await this.#drain();
+    return done;
+  }
+
+  /** Writes out what is gathered and waits for every write. */
+  async #drain(): Promise<void> {
     this.#flushOut();
     await this.#writing;
-    return done;
   }
 
   #keeps(rec: JournalRecord): boolean {
@@ -331,15 +378,16 @@ class Compaction {
    * commits, with a view of the file's bytes that is valid only during the call.
    */
   async #scan(
-    fd: number, from: number, to: number, prevSeq: number, phase: CompactProgress['phase'], parse: boolean,
-    each: (records: ScannedRecord[], end: number, view: (start: number, end: number) => Buffer) => void,
+    fd: number, from: number, to: number, prevSeq: number, phase: CompactProgress['phase'], parse: boolean, collect: boolean,
+    each: (records: ScannedRecord[], end: number, view: (start: number, end: number) => Buffer, batch: WholeBatch) => void,
   ): Promise<{ end: number; lastSeq: number }> {
     let feeder: LineFeeder | null = null;
     const view = (start: number, end: number) => feeder!.view(start, end);
     const scanner = new BatchScanner(from, {
-      path: this.#file, prevSeq, onCorrupt: this.#salvage ? 'report' : 'throw', collect: true,
+      path: this.#file, prevSeq, onCorrupt: this.#salvage ? 'report' : 'throw', collect,
       firstLine: from === this.#headerEnd ? 2 : null,
-      onBatch: (records, end) => each(records, end, view),
+      // The scanner calls this before it moves committedEnd past the batch: its start.
+      onBatch: (records, end, lastLine, count) => each(records, end, view, { start: scanner.committedEnd, lastLine, count }),
     });
     feeder = new LineFeeder(fd, from, CHUNK, DEFAULT_MAX_LINE, { marksOnly: !parse, retain: () => scanner.committedEnd, readAhead: true });
     try {
@@ -360,30 +408,50 @@ class Compaction {
     return { end: scanner.committedEnd, lastSeq: scanner.lastSeq };
   }
 
+  /** Adds `piece` to the output, across as many buffers as it fills (a batch can be larger than one). */
   #emit(piece: Uint8Array): void {
-    if (this.#outBytes + piece.length > this.#out.length) {
-      this.#flushOut();
-      if (piece.length > this.#out.length) this.#out = Buffer.allocUnsafe(piece.length);
+    for (let at = 0; at < piece.length;) {
+      if (this.#outBytes === this.#out.length) this.#flushOut();
+      const n = Math.min(piece.length - at, this.#out.length - this.#outBytes);
+      this.#out.set(n === piece.length ? piece : piece.subarray(at, at + n), this.#outBytes);
+      this.#outBytes += n;
+      this.#outPos += n;
+      at += n;
     }
-    this.#out.set(piece, this.#outBytes);
-    this.#outBytes += piece.length;
-    this.#outPos += piece.length;
   }
 
   /** Starts writing the output gathered so far, after the write before it. */
   #flushOut(): void {
     if (this.#outBytes === 0) return;
-    const bytes = this.#out.subarray(0, this.#outBytes);
+    const out = this.#out;
+    const bytes = out.subarray(0, this.#outBytes);
     const pos = this.#outPos - this.#outBytes;
-    this.#out = Buffer.allocUnsafe(WRITE_BYTES);
+    this.#out = this.#spare.pop() ?? Buffer.allocUnsafe(WRITE_BYTES);
     this.#outBytes = 0;
-    this.#writing = this.#writing.then(() => this.#writeOut(bytes, pos));
+    this.#writing = this.#writing.then(async () => {
+      await this.#writeOut(bytes, pos);
+      this.#spare.push(out);
+    });
     // A failed write surfaces from the next await of #writing; until then it must not be unhandled.
     this.#writing.catch(() => {});
+    this.#unsynced += bytes.length;
+    if (this.#unsynced >= SYNC_AHEAD_BYTES && this.#syncing === null) {
+      this.#unsynced = 0;
+      // After the writes so far; the writes after it are chained on #writing, not on this, and go on meanwhile.
+      const fd = this.#tmpFd;
+      this.#syncing = this.#writing
+        .then(() => io.fdatasync(fd).catch((err: unknown) => void (this.#syncError ??= err)), () => {
+          // The failed write is reported where #writing is awaited; there is nothing to sync after it.
+        })
+        .finally(() => (this.#syncing = null));
+    }
   }
 
   async #syncTemp(): Promise<void> {
+    await this.#syncing;
     try {
+      // A failed sync may have dropped the pages it could not write: a later fsync could succeed without them.
+      if (this.#syncError !== null) throw this.#syncError;
       await io.fsync(this.#tmpFd);
     } catch (err) {
       throw ioError('cannot fsync', this.#tmp, err, ErrorCode.SYNC_FAILED);
@@ -409,6 +477,9 @@ class Compaction {
   async #closeTemp(renamed: boolean): Promise<void> {
     if (this.#tmpFd < 0) return;
     const fd = this.#tmpFd;
+    // A write or sync may still be in flight after a failure: the fd must outlive it (its number could be reused).
+    await this.#writing.catch(() => {});
+    await this.#syncing;
     this.#tmpFd = -1;
     if (!renamed) await io.unlink(this.#tmp).catch(() => {});
     try {

@@ -163,7 +163,7 @@ export class LineFeeder {
           // The same verdict as for a long line that spans reads: it must not depend on where a chunk ends.
           scanner.line(base + i, base + lf, TOO_LONG);
         } else {
-          scanner.line(base + i, base + lf, this.#marksOnly ? decodeMarks(buf, i, lf) : (decodeLine(buf, i, lf, this.#env, text, 0) ?? this.#env));
+          scanner.line(base + i, base + lf, this.#marksOnly ? decodeMarks(buf, i, lf, this.#env) : (decodeLine(buf, i, lf, this.#env, text, 0) ?? this.#env));
         }
         i = lf + 1;
       }

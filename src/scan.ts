@@ -52,10 +52,12 @@ export interface ScanOptions {
   /** Keep the decoded records for the caller (readers), or only count them (recovery, stats). */
   collect: boolean;
   /**
-   * With `collect`, receive each committed batch as it is committed (its records and the offset
-   * just after it) instead of having its records added to `out`.
+   * Receive each committed batch as it is committed: its records (with `collect`; instead of their
+   * being added to `out`), the offset just after it, the offset of its last line (the one with the
+   * commit mark) and its record count: all that a caller copying whole batches needs, so it can do
+   * without `collect` and the object per record that comes with it.
    */
-  onBatch?: (records: ScannedRecord[], end: number) => void;
+  onBatch?: (records: ScannedRecord[], end: number, lastLine: number, count: number) => void;
 }
 
 interface Suspect {
@@ -71,7 +73,7 @@ export class BatchScanner {
   readonly #path: string;
   readonly #throw: boolean;
   readonly #collect: boolean;
-  readonly #onBatch: ((records: ScannedRecord[], end: number) => void) | undefined;
+  readonly #onBatch: ((records: ScannedRecord[], end: number, lastLine: number, count: number) => void) | undefined;
   #midBatch: boolean;
   #line: number | null;
 
@@ -133,7 +135,7 @@ export class BatchScanner {
       return this.#startSuspect(offset, lineNo, `commit mark counts ${env.commit} records but its batch has ${count}`);
     }
     this.#midBatch = false;
-    this.#commit(this.#pending, count, lf + 1, this.#pendingFirstSeq, env.seq, Math.min(env.synced!, offset));
+    this.#commit(this.#pending, count, offset, lf + 1, this.#pendingFirstSeq, env.seq, Math.min(env.synced!, offset));
     this.#pending = [];
     this.#pendingCount = 0;
   }
@@ -149,8 +151,8 @@ export class BatchScanner {
     return eof > this.committedEnd ? { offset: this.committedEnd, bytes: eof - this.committedEnd } : null;
   }
 
-  #commit(records: ScannedRecord[], count: number, end: number, firstSeq: number, lastSeq: number, synced: number): void {
-    if (this.#onBatch !== undefined) this.#onBatch(records, end);
+  #commit(records: ScannedRecord[], count: number, lastLine: number, end: number, firstSeq: number, lastSeq: number, synced: number): void {
+    if (this.#onBatch !== undefined) this.#onBatch(records, end, lastLine, count);
     else if (this.#collect) {
       if (this.out.length === 0) this.out = records;
       else for (const r of records) this.out.push(r);
@@ -203,6 +205,6 @@ export class BatchScanner {
     for (const d of s.damage) this.corrupt.push(d);
     this.#suspect = null;
     this.#midBatch = false;
-    this.#commit(s.held, s.heldCount, lf + 1, s.heldFirstSeq, env.seq, synced);
+    this.#commit(s.held, s.heldCount, offset, lf + 1, s.heldFirstSeq, env.seq, synced);
   }
 }

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { crc32 as zlibCrc32 } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { compact, ErrorCode, Journal, readJournal, verify } from '../src/index.js';
 import { bytesOf, Child, flipByte, hookIo, readAll, sleep, sysError, tmpJournal } from './helpers.js';
@@ -99,6 +100,31 @@ describe('compaction and the input it gets', () => {
     await compact(file);
     expect(await pairs(file)).toEqual([[1, 'a'], [2, 'b']]);
     expect((await verify(file)).ok).toBe(true);
+  });
+
+  it('no policy: batches are copied byte for byte but for their last lines; an unfinished batch is not carried', async () => {
+    const file = tmpJournal();
+    const j = await Journal.open(file);
+    await j.appendMany(['a', 'b', 'c']);
+    await j.append('d');
+    await j.appendMany(['e', 'f']);
+    await j.close();
+    const lines = fs.readFileSync(file, 'latin1').split('\n');
+    // An unfinished batch: whole, intact lines with no commit line closing them.
+    const line = (seq: number, data: string) => {
+      const json = JSON.stringify({ seq, ts: 1, data });
+      return `${(zlibCrc32(json) >>> 0).toString(16).padStart(8, '0')} ${json}\n`;
+    };
+    fs.appendFileSync(file, line(7, 'g') + line(8, 'h'));
+    const res = await compact(file);
+    expect(res.recordsAfter).toBe(6);
+    expect(await pairs(file)).toEqual([[1, 'a'], [2, 'b'], [3, 'c'], [4, 'd'], [5, 'e'], [6, 'f']]);
+    expect((await verify(file)).ok).toBe(true);
+    const after = fs.readFileSync(file, 'latin1').split('\n');
+    expect(after).toHaveLength(lines.length);
+    // Lines inside a batch are the same bytes; the last lines carry new commit marks with the same counts.
+    for (const i of [1, 2, 5]) expect(after[i]).toBe(lines[i]);
+    for (const i of [3, 4, 6]) expect(JSON.parse(after[i]!.slice(9)).commit).toBe(JSON.parse(lines[i]!.slice(9)).commit);
   });
 
   it('damage in the middle stops it with CORRUPT: the journal untouched, no temp left', async () => {
@@ -255,6 +281,48 @@ describe('compaction and crashes', () => {
     expect([ErrorCode.WRITE_FAILED, ErrorCode.SYNC_FAILED, ErrorCode.IO_ERROR]).toContain(err.code);
     expect(err.cause).toMatchObject({ code: 'EIO' });
     await afterCrash(file, old, want, which);
+  });
+});
+
+describe('compaction of a journal large enough for syncs during the copy', () => {
+  /** A journal of well over 32 MiB (the copy syncs the temp in the background every 32 MiB). */
+  async function largeJournal(): Promise<string> {
+    const file = tmpJournal();
+    const j = await Journal.open(file, { durability: 'unsafe-nosync' });
+    const pad = 'x'.repeat(100_000);
+    for (let b = 0; b < 5; b++) await j.appendMany(Array.from({ length: 100 }, (_, i) => ({ i: b * 100 + i, pad })));
+    await j.close();
+    return file;
+  }
+
+  it('the temp is synced in the background while the copy goes on, all before the rename', async () => {
+    const file = await largeJournal();
+    const calls: string[] = [];
+    hookIo('fdatasync', (orig) => async (fd) => {
+      calls.push('fdatasync');
+      return orig(fd);
+    });
+    hookIo('rename', (orig) => async (from, to) => {
+      calls.push('rename');
+      return orig(from, to);
+    });
+    const res = await compact(file);
+    expect(res.recordsAfter).toBe(500);
+    expect(calls.filter((c) => c === 'fdatasync').length).toBeGreaterThanOrEqual(1);
+    expect(calls.indexOf('rename')).toBe(calls.length - 1);
+    expect((await verify(file)).ok).toBe(true);
+  });
+
+  it('a background sync that fails fails the compaction with SYNC_FAILED, though the fsync after it succeeds', async () => {
+    const file = await largeJournal();
+    const before = bytesOf(file);
+    hookIo('fdatasync', () => async () => {
+      throw sysError('EIO', 'fdatasync');
+    });
+    const err = await compact(file).catch((e) => e);
+    expect(err).toMatchObject({ name: 'JournalError', code: ErrorCode.SYNC_FAILED, cause: { code: 'EIO' } });
+    expect(bytesOf(file).equals(before)).toBe(true);
+    expect(temps(file)).toEqual([]);
   });
 });
 
