@@ -195,10 +195,18 @@ async function checkConsumer(file, out, stats, fail) {
   for await (const r of readJournal(file)) last = r.seq;
   if (last === 0) return;
   const c = new Proc('consumer', [file, out, String(last)], {}, new Map());
-  const timer = setTimeout(() => c.kill(), 60_000);
+  // However long the backlog, it must keep making progress: stuck for 30 s is a failure.
+  let seen = -1;
+  let still = 0;
+  const watch = setInterval(() => {
+    const size = fs.statSync(out, { throwIfNoEntry: false })?.size ?? 0;
+    still = size === seen ? still + 1 : 0;
+    seen = size;
+    if (still >= 30) c.kill();
+  }, 1000);
   const { code } = await c.exited;
-  clearTimeout(timer);
-  if (code !== 0) return fail(`the consumer could not finish (code ${code}): ${c.why()}`);
+  clearInterval(watch);
+  if (code !== 0) return fail(`the consumer could not finish (code ${code}${still >= 30 ? ', no progress for 30 s' : ''}): ${c.why()}`);
   const processed = new Set(fs.readFileSync(out, 'utf8').split('\n').filter(Boolean).map(Number));
   let skipped = 0;
   for await (const r of readJournal(file)) if (!processed.has(r.seq)) skipped++;
