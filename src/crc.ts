@@ -8,8 +8,22 @@
  * of a larger buffer in place: the reader checks every line of a chunk, and a view object per line
  * (which a function taking a whole buffer needs) was a measurable share of replay time, most of it
  * in the garbage collector.
+ *
+ * zlib.crc32 arrived in Node 20.15; on earlier Node 20 releases long inputs go to the crc-32
+ * package instead (slicing by 16 in JavaScript), so the journal runs on every Node the package
+ * allows. The namespace import is deliberate: a named import of a missing export would fail to link.
  */
-import { crc32 as zlibCrc32 } from 'node:zlib';
+import * as zlib from 'node:zlib';
+import CRC32 from 'crc-32';
+
+type WholeCrc = (bytes: Uint8Array) => number;
+const zlibCrc32 = (zlib as { crc32?: WholeCrc }).crc32;
+
+/** The crc-32 package's CRC of a whole buffer, unsigned as zlib's is. */
+export const crc32Portable: WholeCrc = (bytes) => CRC32.buf(bytes) >>> 0;
+
+/** The CRC for long inputs: native where this Node has it. */
+const wholeCrc: WholeCrc = zlibCrc32 ?? crc32Portable;
 
 /** Inputs shorter than this many bytes go to the table-driven implementation. */
 export const CRC_NATIVE_THRESHOLD = 384;
@@ -46,7 +60,7 @@ export function crc32Table(bytes: Uint8Array, start = 0, end = bytes.length): nu
   return ~c >>> 0;
 }
 
-/** zlib.crc32 of `bytes[start, end)`, through a view when the range is not the whole buffer. */
+/** The long-input CRC of `bytes[start, end)`, through a view when the range is not the whole buffer. */
 export function crc32Native(bytes: Uint8Array, start = 0, end = bytes.length): number {
-  return zlibCrc32(start === 0 && end === bytes.length ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset + start, end - start));
+  return wholeCrc(start === 0 && end === bytes.length ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset + start, end - start));
 }

@@ -1,9 +1,10 @@
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { crc32 as zlibCrc32 } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import CRC32 from 'crc-32';
-import { crc32, crc32Native, crc32Table, CRC_NATIVE_THRESHOLD } from '../src/crc.js';
+import { crc32, crc32Native, crc32Portable, crc32Table, CRC_NATIVE_THRESHOLD } from '../src/crc.js';
 import {
   decodeHeader, decodeLine, decodeMarks, encodeBatch, encodeHeader, frameJson, newEnvelope, newHeader, prepareRecord, type DecodedLine, type PendingRecord,
 } from '../src/format.js';
@@ -57,6 +58,30 @@ describe('CRC-32', () => {
       const end = start + ((Math.random() * (buf.length - start)) | 0);
       expect(crc32Table(buf, start, end)).toBe(CRC32.buf(buf.subarray(start, end)) >>> 0);
     }
+  });
+
+  it('the portable long-input CRC (for Node before zlib.crc32) agrees with zlib', () => {
+    const big = Buffer.alloc(1 << 16);
+    for (let i = 0; i < big.length; i++) big[i] = (i * 89 + 5) & 0xff;
+    expect(crc32Portable(Buffer.from('123456789'))).toBe(0xcbf43926);
+    for (const len of [0, 1, CRC_NATIVE_THRESHOLD, 4097, big.length]) expect(crc32Portable(big.subarray(0, len))).toBe(zlibCrc32(big.subarray(0, len)));
+  });
+
+  it('loads and computes the same CRCs on a Node whose zlib has no crc32 (before 20.15)', () => {
+    // The built module, in a process where zlib.crc32 is deleted before anything imports it.
+    const script = `
+      import { createRequire } from 'node:module';
+      const require = createRequire(import.meta.url);
+      delete require('node:zlib').crc32;
+      const { crc32 } = await import(${JSON.stringify(path.join(ROOT, 'dist/crc.js'))});
+      if (typeof (await import('node:zlib')).crc32 !== 'undefined') throw new Error('zlib.crc32 is still there');
+      const b = Buffer.alloc(5000);
+      for (let i = 0; i < b.length; i++) b[i] = (i * 31) & 0xff;
+      console.log(JSON.stringify([crc32(b), crc32(b, 7, 4000), crc32(b, 3, 40)]));`;
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    const b = Buffer.alloc(5000);
+    for (let i = 0; i < b.length; i++) b[i] = (i * 31) & 0xff;
+    expect(JSON.parse(out)).toEqual([zlibCrc32(b), zlibCrc32(b.subarray(7, 4000)), zlibCrc32(b.subarray(3, 40))]);
   });
 
   it('agrees on large random buffers and on sub-ranges', () => {

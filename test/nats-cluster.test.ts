@@ -49,8 +49,11 @@ describe('ship to a JetStream cluster', () => {
     const s = await ship(file, { server: servers, stream: 'CLUSTERED', ackTimeoutMs: 2000, onEvent: (e) => events.push(e) });
     await until(() => s.position >= 2000, 'shipping to start');
     const atStop = s.position;
+    expect(atStop, 'the node must be stopped in the middle of shipping').toBeLessThan(16_000);
     await leader.stop('SIGKILL');
-    await until(() => s.position >= atStop + 2000, 'shipping to go on without the stopped node');
+    // The writer may end before the shipper has 2000 more to ship when the machine is loaded.
+    const onward = Math.min(atStop + 2000, 16_000);
+    await until(() => s.position >= onward, `shipping to go on without the stopped node (at ${s.position}, stopped at ${atStop})`, 60_000);
     expect((await writer.exited).code, writer.stderr).toBe(0);
     const recs = await readAll(file);
     await s.waitFor(recs.at(-1)!.seq);
