@@ -8,8 +8,20 @@
  * than the call itself, and they never wait for another process.
  */
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
-import fsExt from 'fs-ext';
+
+type FsExt = typeof import('fs-ext');
+let loadedFsExt: FsExt | null = null;
+/**
+ * fs-ext, loaded at the first lock call rather than with this module. Its native addon keeps
+ * state per process, not per thread: loaded in a worker thread while another thread has it, it
+ * can crash the process. Loading it late keeps the readers that never lock (readJournal, follow)
+ * free of it, so they can run in worker threads beside a writer (test/threads.test.ts).
+ */
+function fsExt(): FsExt {
+  return (loadedFsExt ??= createRequire(import.meta.url)('fs-ext') as FsExt);
+}
 
 export interface FileId {
   dev: number;
@@ -87,7 +99,7 @@ export const io = {
   /** flock(LOCK_EX | LOCK_NB): true if granted, false if another open file description holds it. */
   tryLockSync(fd: number): boolean {
     try {
-      fsExt.flockSync(fd, 'exnb');
+      fsExt().flockSync(fd, 'exnb');
       return true;
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
@@ -97,10 +109,10 @@ export const io = {
   },
   /** flock(LOCK_EX), blocking one threadpool thread until granted (see lock.ts for why only one). */
   lockWait(fd: number): Promise<void> {
-    return new Promise((res, rej) => fsExt.flock(fd, 'ex', (e) => (e ? rej(e) : res())));
+    return new Promise((res, rej) => fsExt().flock(fd, 'ex', (e) => (e ? rej(e) : res())));
   },
   unlockSync(fd: number): void {
-    fsExt.flockSync(fd, 'un');
+    fsExt().flockSync(fd, 'un');
   },
 };
 
