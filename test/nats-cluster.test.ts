@@ -61,15 +61,30 @@ describe('ship to a JetStream cluster', () => {
     expect(events.some((e) => e.type === 'resync')).toBe(true);
 
     await leader.start();
+    const seen: string[] = [];
     await until(async () => {
       const info = await ctl.jsm.streams.info('CLUSTERED').catch(() => null);
       const replicas = info?.cluster?.replicas ?? [];
-      return info !== null && replicas.length === 2 && replicas.every((r) => r.current && !r.offline);
-    }, 'the restarted node to catch up');
+      if (info !== null) {
+        const view = `leader ${info.cluster?.leader} last_seq ${info.state.last_seq} replicas ${replicas.map((r) => `${r.name}:${r.current ? 'current' : 'behind'}${r.offline ? ',offline' : ''}`).join(' ')}`;
+        if (seen.at(-1) !== view) seen.push(view);
+      }
+      // A node that is not the leader may answer, with its own view of the stream (while it catches
+      // up, an older one): only the leader's answer says what the stream holds.
+      return info !== null && info.cluster?.leader !== undefined && replicas.length === 2 && replicas.every((r) => r.current && !r.offline);
+    }, 'the restarted node to catch up').catch((err) => {
+      throw new Error(`${err.message}; the stream as seen meanwhile:\n${seen.join('\n')}`);
+    });
     await s.close();
 
     const id = (await Journal.open(file)).id;
-    const state = (await ctl.jsm.streams.info('CLUSTERED')).state;
+    let state = (await ctl.jsm.streams.info('CLUSTERED')).state;
+    await until(async () => {
+      const info = await ctl.jsm.streams.info('CLUSTERED').catch(() => null);
+      if (info?.cluster?.leader === undefined) return false;
+      state = info.state;
+      return true;
+    }, 'an answer from the stream leader');
     expect([state.messages, state.first_seq, state.last_seq]).toEqual([recs.length, 1, recs.length]);
     const msgs = await streamMessages(ctl.nc, 'CLUSTERED');
     expect(msgs.map((m) => m.seq)).toEqual(recs.map((r) => r.seq));
