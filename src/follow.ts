@@ -214,9 +214,14 @@ export class Follower implements AsyncIterableIterator<JournalRecord>, AsyncDisp
         // could pass for a batch, or for damage under durable data. So read them again from the
         // end of the last batch, in one read big enough to reach past them. The read size is
         // bounded by the largest batch (or damaged stretch); past MAX_ONE_READ it reads on in chunks.
+        // Reads stay that big while catching up, and several batches big: every read ends in the
+        // middle of a batch, and a read of twice a batch's size decoded (and parsed) half as many
+        // bytes again as the file holds.
         if (atEof) this.#restartAt(scanner.committedEnd, scanner.lastSeq, CHUNK);
-        else if (held * 2 <= MAX_ONE_READ) this.#restartAt(scanner.committedEnd, scanner.lastSeq, Math.max(CHUNK, held * 2));
-      } else if (this.#chunk !== CHUNK) {
+        else if (held * 4 <= this.#chunk) this.#restartAt(scanner.committedEnd, scanner.lastSeq, this.#chunk);
+        else if (held * 2 <= MAX_ONE_READ) this.#restartAt(scanner.committedEnd, scanner.lastSeq, Math.min(MAX_ONE_READ, Math.max(CHUNK, held * 8)));
+      } else if (atEof && this.#chunk !== CHUNK) {
+        // Caught up: back to small reads (and a small buffer) at the live end.
         this.#restartAt(scanner.committedEnd, scanner.lastSeq, CHUNK);
       }
       let i = 0;
