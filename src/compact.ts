@@ -161,6 +161,8 @@ class Compaction {
   readonly #spare: Buffer[] = [];
   /** The write in flight: the next chunk is read while it runs. */
   #writing: Promise<void> = Promise.resolve();
+  /** The end of what has been handed to #writing: past #outPos when output was taken back. */
+  #fileEnd = 0;
   /** Bytes handed to #writing since the last background sync started. */
   #unsynced = 0;
   /** The background sync in flight (see SYNC_AHEAD_BYTES); it never rejects, see #syncError. */
@@ -241,6 +243,14 @@ class Compaction {
           throw new JournalError(ErrorCode.COMPACTING, `${this.#file} was replaced during the compaction`, { path: this.#file });
         }
         await this.#copy(fd, end, mine.size, lastSeq, 'swap', true);
+        if (this.#fileEnd > this.#outPos) {
+          // Lines of a batch that never committed were written past the end; the new journal ends here.
+          try {
+            await io.ftruncate(this.#tmpFd, this.#outPos);
+          } catch (err) {
+            throw ioError('cannot truncate', this.#tmp, err);
+          }
+        }
         await this.#syncTemp();
         killPoint('compact-temp-synced');
         this.#checkAbort();
@@ -302,16 +312,11 @@ class Compaction {
     const o = this.#o;
     if (!this.#salvage && (verbatim || (o.keep === undefined && o.key === undefined && o.beforeSeq === undefined))) {
       // Nothing can be dropped, so every committed batch is copied whole: its lines byte for byte,
-      // its last line re-committed. Damage never reaches here (it throws CORRUPT before its batch
-      // commits, or is a torn tail that never commits), so a batch's bytes are all intact lines, and
-      // the scanner need not keep an object per record.
-      const done = await this.#scan(fd, from, to, prevSeq, phase, false, false, (_, batchEnd, view, { start, lastLine, count }) => {
-        this.#recordsBefore += count;
-        if (lastLine > start) this.#emit(view(start, lastLine));
-        this.#emit(recommitLine(view(lastLine, batchEnd), count, this.#batchStart));
-        this.#recordsAfter += count;
-        this.#batchStart = this.#outPos;
-      });
+      // its last line re-committed. The lines go out as they are read, before their batch commits,
+      // so no batch is held in memory and the reads can run ahead; what a batch that never commits
+      // (a torn tail) put out is taken back. Damage never gets that far: it throws CORRUPT.
+      const done = await this.#scan(fd, from, to, prevSeq, phase, false, false, null);
+      this.#unemitUncommitted();
       await this.#drain();
       return done;
     }
@@ -379,17 +384,40 @@ class Compaction {
    */
   async #scan(
     fd: number, from: number, to: number, prevSeq: number, phase: CompactProgress['phase'], parse: boolean, collect: boolean,
-    each: (records: ScannedRecord[], end: number, view: (start: number, end: number) => Buffer, batch: WholeBatch) => void,
+    each: ((records: ScannedRecord[], end: number, view: (start: number, end: number) => Buffer, batch: WholeBatch) => void) | null,
   ): Promise<{ end: number; lastSeq: number }> {
     let feeder: LineFeeder | null = null;
     const view = (start: number, end: number) => feeder!.view(start, end);
+    /** Without `each` (whole batches): the input offset up to which lines have been put out. */
+    let emitted = from;
     const scanner = new BatchScanner(from, {
       path: this.#file, prevSeq, onCorrupt: this.#salvage ? 'report' : 'throw', collect,
       firstLine: from === this.#headerEnd ? 2 : null,
       // The scanner calls this before it moves committedEnd past the batch: its start.
-      onBatch: (records, end, lastLine, count) => each(records, end, view, { start: scanner.committedEnd, lastLine, count }),
+      onBatch: each !== null
+        ? (records, end, lastLine, count) => each(records, end, view, { start: scanner.committedEnd, lastLine, count })
+        : (_, end, lastLine, count) => {
+          // The batch's lines before its last went out as they were fed (below), or go now.
+          if (lastLine > emitted) this.#emit(view(emitted, lastLine));
+          this.#emit(recommitLine(view(lastLine, end), count, this.#batchStart));
+          emitted = end;
+          this.#recordsBefore += count;
+          this.#recordsAfter += count;
+          this.#batchStart = this.#outPos;
+        },
     });
-    feeder = new LineFeeder(fd, from, CHUNK, DEFAULT_MAX_LINE, { marksOnly: !parse, retain: () => scanner.committedEnd, readAhead: true });
+    feeder = new LineFeeder(fd, from, CHUNK, DEFAULT_MAX_LINE, {
+      marksOnly: !parse, readAhead: true,
+      // Whole batches need no batch kept: the lines of one not yet committed go out now.
+      ...(each !== null ? { retain: () => scanner.committedEnd } : {
+        onFed: (fedTo: number) => {
+          // After damage nothing commits ('throw' mode), and a line too long to keep is not in view.
+          if (scanner.damaged) return;
+          if (fedTo > emitted) this.#emit(view(emitted, fedTo));
+          emitted = fedTo;
+        },
+      }),
+    });
     try {
       while ((await feeder.step(scanner, to)) > 0) {
         this.#checkAbort();
@@ -406,6 +434,18 @@ class Compaction {
     this.tornTail = scanner.finish(to);
     for (const d of scanner.corrupt) this.dropped.push(d);
     return { end: scanner.committedEnd, lastSeq: scanner.lastSeq };
+  }
+
+  /**
+   * Takes back what was put out after the last committed batch: the lines of a batch that did not
+   * commit before the end of the range. Bytes of it already written stay in the temp past #outPos,
+   * to be written over or cut off (#fileEnd) before the temp is synced for the last time.
+   */
+  #unemitUncommitted(): void {
+    const extra = this.#outPos - this.#batchStart;
+    if (extra === 0) return;
+    this.#outBytes -= Math.min(extra, this.#outBytes);
+    this.#outPos = this.#batchStart;
   }
 
   /** Adds `piece` to the output, across as many buffers as it fills (a batch can be larger than one). */
@@ -426,6 +466,7 @@ class Compaction {
     const out = this.#out;
     const bytes = out.subarray(0, this.#outBytes);
     const pos = this.#outPos - this.#outBytes;
+    this.#fileEnd = Math.max(this.#fileEnd, this.#outPos);
     this.#out = this.#spare.pop() ?? Buffer.allocUnsafe(WRITE_BYTES);
     this.#outBytes = 0;
     this.#writing = this.#writing.then(async () => {

@@ -14,6 +14,8 @@ const LF = 0x0a;
 const TOO_LONG: DecodedLine = 'line too long';
 /** Bytes of lines decoded into one string: under V8's 128 KiB limit for objects outside the large-object space. */
 const TEXT_RUN = 64 * 1024;
+/** Room before each read-ahead for the unfinished line carried over from the chunk before. */
+const HEAD = 64 * 1024;
 
 export interface FeederOptions {
   /** Records' data is not parsed when the layout allows (see decodeMarks). */
@@ -30,6 +32,11 @@ export interface FeederOptions {
    * is closed.
    */
   readAhead?: boolean;
+  /**
+   * Called after each chunk's complete lines are fed, with the offset just after the last of
+   * them, while view() still shows them.
+   */
+  onFed?: (fedTo: number) => void;
 }
 
 export class LineFeeder {
@@ -55,6 +62,16 @@ export class LineFeeder {
   readonly #retain: (() => number) | undefined;
   /** With readAhead, the read of the next chunk into #buf after the carried bytes, in flight. */
   #ahead: Promise<number> | null = null;
+  /**
+   * Read ahead into a second buffer (readAhead without retain): the next chunk is read while this
+   * one is fed, not only while the caller handles its records. Reads land at HEAD in one of two
+   * buffers, and the unfinished line carried over is copied in front of them.
+   */
+  readonly #double: boolean;
+  readonly #pair: [Buffer, Buffer] | null = null;
+  /** With #double, where the carried bytes start in #buf. */
+  #carryAt = 0;
+  readonly #onFed: ((fedTo: number) => void) | undefined;
 
   constructor(fd: number, start: number, chunkBytes: number, maxLineBytes: number, opts: FeederOptions = {}) {
     this.#fd = fd;
@@ -65,7 +82,14 @@ export class LineFeeder {
     this.#maxLineBytes = maxLineBytes;
     this.#marksOnly = opts.marksOnly ?? false;
     this.#readAhead = opts.readAhead ?? false;
-    this.#buf = Buffer.allocUnsafe(chunkBytes);
+    this.#onFed = opts.onFed;
+    this.#double = this.#readAhead && this.#retain === undefined;
+    if (this.#double) {
+      this.#pair = [Buffer.allocUnsafe(HEAD + chunkBytes), Buffer.allocUnsafe(HEAD + chunkBytes)];
+      this.#buf = this.#pair[0];
+    } else {
+      this.#buf = Buffer.allocUnsafe(chunkBytes);
+    }
   }
 
   /** File offset up to which bytes have been read. */
@@ -87,6 +111,7 @@ export class LineFeeder {
    * Returns the number of bytes read: 0 at the limit or at the end of the file.
    */
   async step(scanner: BatchScanner, limit = Number.POSITIVE_INFINITY): Promise<number> {
+    if (this.#double) return this.#stepDouble(scanner, limit);
     let n: number;
     if (this.#ahead !== null) {
       const ahead = this.#ahead;
@@ -107,6 +132,51 @@ export class LineFeeder {
       }
     }
     return fed;
+  }
+
+  /** The buffer of the pair that holds neither the bytes being fed nor the carried ones. */
+  #free(): Buffer {
+    const [a, b] = this.#pair!;
+    return this.#buf === a ? b : a;
+  }
+
+  async #stepDouble(scanner: BatchScanner, limit: number): Promise<number> {
+    let n: number;
+    if (this.#ahead !== null) {
+      const ahead = this.#ahead;
+      this.#ahead = null;
+      n = await ahead;
+    } else {
+      const want = Math.min(this.#chunkBytes, limit - this.#pos);
+      if (want <= 0) return 0;
+      n = await io.read(this.#fd, this.#free(), HEAD, want, this.#pos);
+    }
+    if (n === 0) return 0;
+    // The new bytes are at HEAD in the free buffer: put the carried line right before them.
+    const into = this.#free();
+    const carry = this.#carry;
+    let end: number;
+    if (carry <= HEAD) {
+      this.#buf.copy(into, HEAD - carry, this.#carryAt, this.#carryAt + carry);
+      this.#buf = into;
+      end = HEAD + n;
+    } else {
+      // A line longer than the headroom so far: join the two in a buffer of their own.
+      const joined = Buffer.allocUnsafe(carry + n);
+      this.#buf.copy(joined, 0, this.#carryAt, this.#carryAt + carry);
+      into.copy(joined, carry, HEAD, HEAD + n);
+      this.#buf = joined;
+      end = carry + n;
+    }
+    this.#pos += n;
+    const want = Math.min(this.#chunkBytes, limit - this.#pos);
+    if (want > 0) {
+      this.#ahead = io.read(this.#fd, this.#free(), HEAD, want, this.#pos);
+      // Its failure is reported by the step() that awaits it; if none does, settle() drops it.
+      this.#ahead.catch(() => {});
+    }
+    this.#feed(scanner, end);
+    return n;
   }
 
   /** step() with a synchronous read, for small ranges read under the writers' lock. */
@@ -180,6 +250,7 @@ export class LineFeeder {
       }
     }
     this.#fedTo = base + i;
+    this.#onFed?.(this.#fedTo);
     const rest = end - i;
     if (this.#skipFrom >= 0 || rest > this.#maxLineBytes) {
       if (this.#skipFrom < 0) this.#skipFrom = base + i;
@@ -187,8 +258,9 @@ export class LineFeeder {
       this.#carry = 0;
     } else {
       const keep = this.#retain === undefined ? i : Math.min(i, Math.max(0, this.#retain() - base));
-      if (keep > 0 && end - keep > 0) buf.copy(buf, 0, keep, end);
       this.#carry = end - keep;
+      if (this.#double) this.#carryAt = keep;
+      else if (keep > 0 && end - keep > 0) buf.copy(buf, 0, keep, end);
     }
   }
 }

@@ -109,6 +109,11 @@ export class BatchScanner {
     this.lastSeq = opts.prevSeq;
   }
 
+  /** True while damage is being looked into: nothing commits until the scan ends (or, in 'report' mode, a commit mark vouches for it). */
+  get damaged(): boolean {
+    return this.#suspect !== null;
+  }
+
   /** True while records have been read past the last commit (or damage is being looked into). */
   get unsettled(): boolean {
     return this.#pendingCount > 0 || this.#suspect !== null;

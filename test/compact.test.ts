@@ -127,6 +127,37 @@ describe('compaction and the input it gets', () => {
     for (const i of [3, 4, 6]) expect(JSON.parse(after[i]!.slice(9)).commit).toBe(JSON.parse(lines[i]!.slice(9)).commit);
   });
 
+  it('an unfinished batch larger than the output buffers is written out, taken back and cut off', async () => {
+    // Lines are copied as they are read, before their batch commits: 3 MiB of a batch that never
+    // commits reach the temp file, and must be gone from the journal that replaces the old one.
+    const file = tmpJournal();
+    const j = await Journal.open(file);
+    for (let k = 0; k < 4; k++) await j.appendMany(Array.from({ length: 50 }, (_, i) => ({ k, i })));
+    await j.close();
+    const twin = `${file}.twin`;
+    fs.copyFileSync(file, twin);
+    const line = (seq: number) => {
+      const json = JSON.stringify({ seq, ts: 1, data: 'x'.repeat(1000) });
+      return `${(zlibCrc32(json) >>> 0).toString(16).padStart(8, '0')} ${json}\n`;
+    };
+    let torn = '';
+    for (let seq = 201; torn.length < 3 * 1024 * 1024; seq++) torn += line(seq);
+    fs.appendFileSync(file, torn);
+    const ftruncates: number[] = [];
+    hookIo('ftruncate', (orig) => async (fd: number, len: number) => {
+      ftruncates.push(len);
+      return orig(fd, len);
+    });
+    const res = await compact(file);
+    expect(res.recordsAfter).toBe(200);
+    expect(ftruncates).toHaveLength(1);
+    await compact(twin);
+    expect(ftruncates).toHaveLength(1);
+    // The same bytes as the compaction of the journal that never had the unfinished batch.
+    expect(fs.readFileSync(file).equals(fs.readFileSync(twin))).toBe(true);
+    expect(await verify(file)).toMatchObject({ ok: true, records: 200, tornTail: null });
+  });
+
   it('damage in the middle stops it with CORRUPT: the journal untouched, no temp left', async () => {
     const file = await journalOf(Array.from({ length: 20 }, (_, i) => i));
     const off = (await readAll(file))[9]!.offset;
