@@ -1,0 +1,144 @@
+/**
+ * Checks the far part of a journal on a worker thread while `verify` checks the near part, so that
+ * a large verify uses two cores.
+ *
+ * The worker runs the scan every reader runs (checksums, envelopes, seq order, commit marks) over
+ * `[from, to)`, where `from` is the end of a batch. What it reports is used only when its range
+ * holds no damage, begins with a committed batch and follows on from the near part. Anything else
+ * (damage, a thread that cannot start, a range whose first seq does not rise) makes it report
+ * nothing, and verify scans the range itself: every report is the one a single sequential scan
+ * gives, line numbers included.
+ *
+ * This module is also the worker's entry point. It reads through io.ts, which loads the flock addon
+ * only when a lock is taken, never here: the addon must not be loaded by a second thread.
+ */
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { decodeMarks, newEnvelope } from './format.js';
+import { io } from './io.js';
+import { LineFeeder } from './lines.js';
+import { BatchScanner, type TornTail } from './scan.js';
+
+const CHUNK = 512 * 1024;
+/** How much of a window findBatchEnd reads at a time. */
+const SEEK_PIECE = 256 * 1024;
+
+/** What the scan of a clean far range found. */
+export interface RangeVerdict {
+  records: number;
+  firstSeq: number;
+  lastSeq: number;
+  /** Bytes after its last committed batch, as the scan of the whole file would report them. */
+  tornTail: TornTail | null;
+}
+
+interface Job {
+  fd: number;
+  path: string;
+  from: number;
+  to: number;
+  maxLine: number;
+  deep: boolean;
+  /** Set to 1 by the caller to stop the check early. */
+  stop: Int32Array;
+  /** Where the check has read to, for the caller's progress reports. */
+  pos: Float64Array;
+}
+
+/** Scans `[from, to)`; null unless it holds no damage and at least one committed batch. */
+async function checkRange(job: Job): Promise<RangeVerdict | null> {
+  const scanner = new BatchScanner(job.from, { path: job.path, prevSeq: 0, onCorrupt: 'report', collect: false });
+  const feeder = new LineFeeder(job.fd, job.from, CHUNK, job.maxLine, { marksOnly: !job.deep, readAhead: true });
+  try {
+    while ((await feeder.step(scanner, job.to)) > 0) {
+      if (Atomics.load(job.stop, 0) !== 0 || scanner.corrupt.length > 0) return null;
+      job.pos[0] = feeder.pos;
+    }
+  } catch {
+    // A failed read: the caller's own scan of the range meets it and reports it.
+    return null;
+  } finally {
+    await feeder.settle();
+  }
+  const tornTail = scanner.finish(Math.min(job.to, feeder.pos));
+  if (scanner.corrupt.length > 0 || scanner.records === 0) return null;
+  return { records: scanner.records, firstSeq: scanner.firstSeq, lastSeq: scanner.lastSeq, tornTail };
+}
+
+/** A check running on a worker thread. */
+export interface RangeCheck {
+  /** The verdict, or null (never rejects). */
+  readonly done: Promise<RangeVerdict | null>;
+  /** Asks the thread to stop and waits until it has: after this, the fd may be closed. */
+  stop(): Promise<void>;
+  /** The file offset the check has read to. */
+  pos(): number;
+}
+
+/**
+ * Starts checking `[from, to)` of the file open at `fd` on a worker thread. The thread reads the
+ * same fd (threads share a process's descriptors), so it checks the very file the caller reads.
+ */
+export function startRangeCheck(fd: number, path: string, from: number, to: number, maxLine: number, deep: boolean): RangeCheck {
+  const stop = new Int32Array(new SharedArrayBuffer(4));
+  const pos = new Float64Array(new SharedArrayBuffer(8));
+  pos[0] = from;
+  const job: Job = { fd, path, from, to, maxLine, deep, stop, pos };
+  let worker: Worker;
+  try {
+    worker = new Worker(new URL(import.meta.url), { workerData: { rangeCheck: job } });
+  } catch {
+    return { done: Promise.resolve(null), stop: async () => {}, pos: () => from };
+  }
+  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+  const done = new Promise<RangeVerdict | null>((resolve) => {
+    worker.once('message', (v: RangeVerdict | null) => resolve(v));
+    // No thread, or no built module to run in it (as when the sources run under a test runner).
+    worker.once('error', () => resolve(null));
+    void exited.then(() => resolve(null));
+  });
+  return {
+    done,
+    stop: async () => {
+      Atomics.store(stop, 0, 1);
+      await exited;
+    },
+    pos: () => pos[0]!,
+  };
+}
+
+/**
+ * Where a far range can start, at or after `at`: the end of the first line there that is intact
+ * and carries a commit mark (the end of a batch). null if none is found within `window` bytes.
+ */
+export async function findBatchEnd(fd: number, at: number, limit: number, window: number): Promise<number | null> {
+  const len = Math.min(window, limit - at);
+  if (len <= 0) return null;
+  const buf = Buffer.allocUnsafe(len);
+  const env = newEnvelope();
+  // The first LF ends a line that may have begun before `at`: lines are taken after it.
+  let i = -1;
+  let n = 0;
+  while (n < len) {
+    const got = await io.read(fd, buf, n, Math.min(len - n, SEEK_PIECE), at + n);
+    if (got === 0) return null;
+    n += got;
+    if (i < 0) {
+      const lf = buf.indexOf(0x0a);
+      if (lf < 0 || lf >= n) continue;
+      i = lf + 1;
+    }
+    for (;;) {
+      const lf = buf.indexOf(0x0a, i);
+      if (lf < 0 || lf >= n) break;
+      const d = decodeMarks(buf, i, lf, env);
+      if (typeof d !== 'string' && d.commit !== undefined) return at + lf + 1;
+      i = lf + 1;
+    }
+  }
+  return null;
+}
+
+if (!isMainThread && parentPort !== null && (workerData as { rangeCheck?: Job } | null)?.rangeCheck !== undefined) {
+  const port = parentPort;
+  void checkRange((workerData as { rangeCheck: Job }).rangeCheck).then((v) => port.postMessage(v), () => port.postMessage(null));
+}
