@@ -112,26 +112,35 @@ export class LineFeeder {
    */
   async step(scanner: BatchScanner, limit = Number.POSITIVE_INFINITY): Promise<number> {
     if (this.#double) return this.#stepDouble(scanner, limit);
-    let n: number;
-    if (this.#ahead !== null) {
-      const ahead = this.#ahead;
-      this.#ahead = null;
-      n = await ahead;
-    } else {
-      const want = this.#room(limit);
-      if (want <= 0) return 0;
-      n = await io.read(this.#fd, this.#buf, this.#carry, want, this.#pos);
-    }
+    const n = await this.#read(() => this.#room(limit), () => this.#buf, this.#carry);
     const fed = this.#took(scanner, n);
     if (this.#readAhead && fed > 0) {
       const want = this.#room(limit);
-      if (want > 0) {
-        this.#ahead = io.read(this.#fd, this.#buf, this.#carry, want, this.#pos);
-        // Its failure is reported by the step() that awaits it; if none does, settle() drops it.
-        this.#ahead.catch(() => {});
-      }
+      this.#readAheadInto(want, this.#buf, this.#carry);
     }
     return fed;
+  }
+
+  /**
+   * The read ahead in flight, if any; else a read at #pos of as many bytes as `want` says (none at
+   * 0) into the buffer `into` gives at `off`. `into` is called after `want`, which may grow #buf.
+   */
+  async #read(want: () => number, into: () => Buffer, off: number): Promise<number> {
+    const ahead = this.#ahead;
+    if (ahead !== null) {
+      this.#ahead = null;
+      return ahead;
+    }
+    const len = want();
+    return len > 0 ? io.read(this.#fd, into(), off, len, this.#pos) : 0;
+  }
+
+  /** Starts reading `want` bytes at #pos into `buf` at `off`, for the next step. */
+  #readAheadInto(want: number, buf: Buffer, off: number): void {
+    if (want <= 0) return;
+    this.#ahead = io.read(this.#fd, buf, off, want, this.#pos);
+    // Its failure is reported by the step() that awaits it; if none does, settle() drops it.
+    this.#ahead.catch(() => {});
   }
 
   /** The buffer of the pair that holds neither the bytes being fed nor the carried ones. */
@@ -141,16 +150,7 @@ export class LineFeeder {
   }
 
   async #stepDouble(scanner: BatchScanner, limit: number): Promise<number> {
-    let n: number;
-    if (this.#ahead !== null) {
-      const ahead = this.#ahead;
-      this.#ahead = null;
-      n = await ahead;
-    } else {
-      const want = Math.min(this.#chunkBytes, limit - this.#pos);
-      if (want <= 0) return 0;
-      n = await io.read(this.#fd, this.#free(), HEAD, want, this.#pos);
-    }
+    const n = await this.#read(() => Math.min(this.#chunkBytes, limit - this.#pos), () => this.#free(), HEAD);
     if (n === 0) return 0;
     // The new bytes are at HEAD in the free buffer: put the carried line right before them.
     const into = this.#free();
@@ -169,12 +169,7 @@ export class LineFeeder {
       end = carry + n;
     }
     this.#pos += n;
-    const want = Math.min(this.#chunkBytes, limit - this.#pos);
-    if (want > 0) {
-      this.#ahead = io.read(this.#fd, this.#free(), HEAD, want, this.#pos);
-      // Its failure is reported by the step() that awaits it; if none does, settle() drops it.
-      this.#ahead.catch(() => {});
-    }
+    this.#readAheadInto(Math.min(this.#chunkBytes, limit - this.#pos), this.#free(), HEAD);
     this.#feed(scanner, end);
     return n;
   }
