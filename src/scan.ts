@@ -15,7 +15,7 @@
  * from the end of the last committed batch on is a torn tail.
  */
 import { ErrorCode, JournalError } from './errors.js';
-import type { DecodedLine } from './format.js';
+import type { DecodedLine, Envelope } from './format.js';
 
 export interface ScannedRecord {
   seq: number;
@@ -61,6 +61,11 @@ export interface ScanOptions {
 }
 
 interface Suspect {
+  /**
+   * A commit mark whose `synced` passes this offset vouches for the damage: the offset of the
+   * damaged line, or for a commit mark whose count does not match, the start of its batch (lines
+   * of the batch are missing from somewhere after it).
+   */
   offset: number;
   damage: Damage[];
   held: ScannedRecord[];
@@ -137,7 +142,11 @@ export class BatchScanner {
     if (env.commit === undefined) return;
     const count = this.#pendingCount;
     if (env.commit !== count && !(this.#midBatch && env.commit > count)) {
-      return this.#startSuspect(offset, lineNo, `commit mark counts ${env.commit} records but its batch has ${count}`);
+      // The commit line is intact, so its `synced` is a writer's: it vouches for its own batch
+      // when it says bytes from the batch's start on were durable (lines were lost from a batch
+      // that was on disk). A crash cannot lose whole lines without damaging one.
+      this.#startSuspect(offset, lineNo, `commit mark counts ${env.commit} records but its batch has ${count}`, this.committedEnd);
+      return this.#vouch(offset, lf, env);
     }
     this.#midBatch = false;
     this.#commit(this.#pending, count, offset, lf + 1, this.#pendingFirstSeq, env.seq, Math.min(env.synced!, offset));
@@ -169,9 +178,9 @@ export class BatchScanner {
     if (synced > this.synced) this.synced = synced;
   }
 
-  #startSuspect(offset: number, line: number | null, reason: string): void {
+  #startSuspect(offset: number, line: number | null, reason: string, from = offset): void {
     this.#suspect = {
-      offset,
+      offset: from,
       damage: [{ offset, line, reason }],
       held: this.#pending,
       heldCount: this.#pendingCount,
@@ -196,7 +205,12 @@ export class BatchScanner {
     if (this.#collect) s.held.push({ seq: env.seq, ts: env.ts, data: env.data, offset });
     if (s.heldCount++ === 0) s.heldFirstSeq = env.seq;
     s.heldLastSeq = env.seq;
-    if (env.commit === undefined) return;
+    if (env.commit !== undefined) this.#vouch(offset, lf, env);
+  }
+
+  /** A commit line while damage is looked into: if its `synced` passes the damage, the damage is corruption. */
+  #vouch(offset: number, lf: number, env: Envelope): void {
+    const s = this.#suspect!;
     const synced = Math.min(env.synced!, offset);
     if (synced <= s.offset) return;
     // A writer knew the damaged bytes to be durable: this is corruption, not a crash.

@@ -115,6 +115,26 @@ describe('damage before durable data', () => {
     expect(report.corrupt[0]!.reason).toMatch(/commit mark counts 4 records but its batch has 3/);
   });
 
+  it('lines removed from the start of the last batch: its own commit mark says the batch was durable, so readers report corruption as open does', async () => {
+    // Found by the reader fuzz: with no batch after it, nothing else vouched for the damage, and
+    // readers ended quietly at a "torn tail" holding every record, which the next writer would cut.
+    const file = tmpJournal();
+    const j = await Journal.open(file);
+    const first = await j.append('gone');
+    const g = await j.appendMany(['lost', 'b', 'c', 'd', 'e']);
+    await j.close();
+    const b = bytesOf(file);
+    fs.writeFileSync(file, Buffer.concat([b.subarray(0, first.offset), b.subarray(g[1]!.offset)]));
+    const size = fs.statSync(file).size;
+    const report = await verify(file);
+    expect(report.tornTail).toBeNull();
+    expect(report.corrupt).toHaveLength(1);
+    expect(report.corrupt[0]!.reason).toMatch(/commit mark counts 5 records but its batch has 4/);
+    await expect(readAll(file)).rejects.toMatchObject({ code: ErrorCode.CORRUPT, offset: report.corrupt[0]!.offset });
+    await expect(Journal.open(file)).rejects.toMatchObject({ code: ErrorCode.CORRUPT });
+    expect(fs.statSync(file).size).toBe(size);
+  });
+
   it('a duplicated line is reported, and skipping yields each record once', async () => {
     const { file, offsets } = await journalOf(6);
     const b = bytesOf(file);

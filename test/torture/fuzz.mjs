@@ -59,9 +59,19 @@ export function reference(buf, headerEnd) {
   let suspect = null;
   /** Where the committed batches ended when the first damage that turned out to be corruption was found. */
   let cleanEnd = null;
-  const startSuspect = (at) => {
-    suspect = { at, damage: [at], held: pending, heldLast: pending.length > 0 ? pending.at(-1).seq : lastSeq, committedEnd };
+  // `at`: what a commit mark's synced must pass to vouch for the damage (see format.md §5).
+  const startSuspect = (offset, at = offset) => {
+    suspect = { at, damage: [offset], held: pending, heldLast: pending.length > 0 ? pending.at(-1).seq : lastSeq, committedEnd };
     pending = [];
+  };
+  const vouch = (env, start, lf) => {
+    if (Math.min(env.synced, start) <= suspect.at) return;
+    cleanEnd ??= suspect.committedEnd;
+    corrupt.push(...suspect.damage);
+    records.push(...suspect.held);
+    committedEnd = lf + 1;
+    lastSeq = env.seq;
+    suspect = null;
   };
   for (let start = headerEnd; ; ) {
     const lf = buf.indexOf(LF, start);
@@ -73,22 +83,19 @@ export function reference(buf, headerEnd) {
       else {
         suspect.held.push(rec);
         suspect.heldLast = env.seq;
-        if (env.commit !== undefined && Math.min(env.synced, start) > suspect.at) {
-          cleanEnd ??= suspect.committedEnd;
-          corrupt.push(...suspect.damage);
-          records.push(...suspect.held);
-          committedEnd = lf + 1;
-          lastSeq = env.seq;
-          suspect = null;
-        }
+        if (env.commit !== undefined) vouch(env, start, lf);
       }
     } else if (env === null || env.seq <= (pending.length > 0 ? pending.at(-1).seq : lastSeq)) {
       startSuspect(start);
     } else {
       pending.push(rec);
       if (env.commit !== undefined) {
-        if (env.commit !== pending.length) startSuspect(start);
-        else {
+        if (env.commit !== pending.length) {
+          // A count that does not match is a problem from its batch's start on; its own intact
+          // commit mark may vouch for it.
+          startSuspect(start, committedEnd);
+          vouch(env, start, lf);
+        } else {
           records.push(...pending);
           pending = [];
           committedEnd = lf + 1;
