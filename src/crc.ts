@@ -28,14 +28,17 @@ const wholeCrc: WholeCrc = zlibCrc32 ?? crc32Portable;
 /** Inputs shorter than this many bytes go to the table-driven implementation. */
 export const CRC_NATIVE_THRESHOLD = 384;
 
-/** Slicing-by-16 tables: T[k * 256 + b] is the CRC register after byte b followed by k zero bytes. */
-const T = new Int32Array(16 * 256);
+/**
+ * Slicing-by-8 tables: T[k * 256 + b] is the CRC register after byte b followed by k zero bytes.
+ * Slicing by 16 was faster but was not kept (docs/benchmarks.md, "CRC-32 implementation by size").
+ */
+const T = new Int32Array(8 * 256);
 for (let b = 0; b < 256; b++) {
   let c = b;
   for (let bit = 0; bit < 8; bit++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
   T[b] = c;
 }
-for (let k = 1; k < 16; k++) {
+for (let k = 1; k < 8; k++) {
   for (let b = 0; b < 256; b++) {
     const prev = T[(k - 1) * 256 + b]!;
     T[k * 256 + b] = (prev >>> 8) ^ T[prev & 0xff]!;
@@ -47,17 +50,10 @@ export function crc32(bytes: Uint8Array, start = 0, end = bytes.length): number 
   return end - start < CRC_NATIVE_THRESHOLD ? crc32Table(bytes, start, end) : crc32Native(bytes, start, end);
 }
 
-/** The table-driven CRC of `bytes[start, end)`, sixteen bytes per step (then eight, then one). */
+/** The table-driven CRC of `bytes[start, end)`, eight bytes per step. */
 export function crc32Table(bytes: Uint8Array, start = 0, end = bytes.length): number {
   let c = -1;
   let i = start;
-  for (const last = end - 16; i <= last; i += 16) {
-    const a = c ^ (bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24));
-    c = T[3840 + (a & 0xff)]! ^ T[3584 + ((a >>> 8) & 0xff)]! ^ T[3328 + ((a >>> 16) & 0xff)]! ^ T[3072 + (a >>> 24)]!
-      ^ T[2816 + bytes[i + 4]!]! ^ T[2560 + bytes[i + 5]!]! ^ T[2304 + bytes[i + 6]!]! ^ T[2048 + bytes[i + 7]!]!
-      ^ T[1792 + bytes[i + 8]!]! ^ T[1536 + bytes[i + 9]!]! ^ T[1280 + bytes[i + 10]!]! ^ T[1024 + bytes[i + 11]!]!
-      ^ T[768 + bytes[i + 12]!]! ^ T[512 + bytes[i + 13]!]! ^ T[256 + bytes[i + 14]!]! ^ T[bytes[i + 15]!]!;
-  }
   for (const last = end - 8; i <= last; i += 8) {
     const a = c ^ (bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24));
     c = T[1792 + (a & 0xff)]! ^ T[1536 + ((a >>> 8) & 0xff)]! ^ T[1280 + ((a >>> 16) & 0xff)]! ^ T[1024 + (a >>> 24)]!
