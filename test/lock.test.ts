@@ -141,7 +141,11 @@ describe('the writers lock', () => {
     } finally {
       await w.kill();
     }
-    expect(await verify(file)).toMatchObject({ ok: true, corrupt: [] });
+    // The SIGKILL may land inside the writer's last write(2), which then leaves a torn tail; nothing else may be wrong.
+    const report = await verify(file);
+    expect(report.corrupt).toEqual([]);
+    // (Its one producer's batches are one append or one group of at most 5 records of under 500 bytes: a torn tail is part of one.)
+    if (report.tornTail !== null) expect(report.tornTail.bytes).toBeLessThan(4096);
     const recs = await readAll(file);
     const mine = recs.filter((r) => (r.data as { b?: number }).b !== undefined).map((r) => r.seq);
     expect(mine).toHaveLength(5);
