@@ -83,14 +83,6 @@ export function isTombstone(data: unknown): boolean {
   return typeof data === 'object' && data !== null && (data as Record<string, unknown>).$tombstone === true;
 }
 
-/** Where a committed batch lies in the file being read, and how many records it holds. */
-interface WholeBatch {
-  start: number;
-  /** Offset of its last line, the one with the commit mark. */
-  lastLine: number;
-  count: number;
-}
-
 const CHUNK = 512 * 1024;
 /** Output is written in pieces of about this size. */
 const WRITE_BYTES = 1024 * 1024;
@@ -293,7 +285,7 @@ class Compaction {
   async #index(fd: number, from: number, to: number): Promise<Map<string, number>> {
     const latest = new Map<string, number>();
     const key = this.#o.key!;
-    await this.#scan(fd, from, to, 0, 'index', true, true, (records) => {
+    await this.#scan(fd, from, to, 0, 'index', true, (records) => {
       for (const rec of records) {
         const k = key(rec);
         if (k !== undefined) latest.set(k, rec.seq);
@@ -315,13 +307,13 @@ class Compaction {
       // its last line re-committed. The lines go out as they are read, before their batch commits,
       // so no batch is held in memory and the reads can run ahead; what a batch that never commits
       // (a torn tail) put out is taken back. Damage never gets that far: it throws CORRUPT.
-      const done = await this.#scan(fd, from, to, prevSeq, phase, false, false, null);
+      const done = await this.#scan(fd, from, to, prevSeq, phase, false, null);
       this.#unemitUncommitted();
       await this.#drain();
       return done;
     }
     const parse = this.#salvage || (!verbatim && (o.keep !== undefined || o.key !== undefined));
-    const done = await this.#scan(fd, from, to, prevSeq, phase, parse, true, (recs, batchEnd, view) => {
+    const done = await this.#scan(fd, from, to, prevSeq, phase, parse, (recs, batchEnd, view) => {
       const endOf = (i: number) => (i + 1 < recs.length ? recs[i + 1]!.offset : batchEnd);
       this.#recordsBefore += recs.length;
       if (this.#salvage) {
@@ -380,22 +372,22 @@ class Compaction {
 
   /**
    * Reads the committed batches of `[from, to)` chunk by chunk and hands each to `each` as it
-   * commits, with a view of the file's bytes that is valid only during the call.
+   * commits, with a view of the file's bytes that is valid only during the call. Without `each`,
+   * copies every batch whole (see #copy).
    */
   async #scan(
-    fd: number, from: number, to: number, prevSeq: number, phase: CompactProgress['phase'], parse: boolean, collect: boolean,
-    each: ((records: ScannedRecord[], end: number, view: (start: number, end: number) => Buffer, batch: WholeBatch) => void) | null,
+    fd: number, from: number, to: number, prevSeq: number, phase: CompactProgress['phase'], parse: boolean,
+    each: ((records: ScannedRecord[], end: number, view: (start: number, end: number) => Buffer) => void) | null,
   ): Promise<{ end: number; lastSeq: number }> {
     let feeder: LineFeeder | null = null;
     const view = (start: number, end: number) => feeder!.view(start, end);
     /** Without `each` (whole batches): the input offset up to which lines have been put out. */
     let emitted = from;
     const scanner = new BatchScanner(from, {
-      path: this.#file, prevSeq, onCorrupt: this.#salvage ? 'report' : 'throw', collect,
+      path: this.#file, prevSeq, onCorrupt: this.#salvage ? 'report' : 'throw', collect: each !== null,
       firstLine: from === this.#headerEnd ? 2 : null,
-      // The scanner calls this before it moves committedEnd past the batch: its start.
       onBatch: each !== null
-        ? (records, end, lastLine, count) => each(records, end, view, { start: scanner.committedEnd, lastLine, count })
+        ? (records, end) => each(records, end, view)
         : (_, end, lastLine, count) => {
           // The batch's lines before its last went out as they were fed (below), or go now.
           if (lastLine > emitted) this.#emit(view(emitted, lastLine));

@@ -156,6 +156,7 @@ function untilDeadline(p: Promise<void>, deadline: number, signal?: AbortSignal)
   });
 }
 
+/** Waits `ms`, or less if `signal` aborts first: it resolves then too, and the caller checks the signal. */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const onAbort = () => {

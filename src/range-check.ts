@@ -13,14 +13,10 @@
  * only when a lock is taken, never here: the addon must not be loaded by a second thread.
  */
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { decodeMarks, newEnvelope } from './format.js';
-import { io } from './io.js';
 import { LineFeeder } from './lines.js';
 import { BatchScanner, type TornTail } from './scan.js';
 
 const CHUNK = 512 * 1024;
-/** How much of a window findBatchEnd reads at a time. */
-const SEEK_PIECE = 256 * 1024;
 
 /** What the scan of a clean far range found. */
 export interface RangeVerdict {
@@ -104,38 +100,6 @@ export function startRangeCheck(fd: number, path: string, from: number, to: numb
     },
     pos: () => pos[0]!,
   };
-}
-
-/**
- * Where a far range can start, at or after `at`: the end of the first line there that is intact
- * and carries a commit mark (the end of a batch). null if none is found within `window` bytes.
- */
-export async function findBatchEnd(fd: number, at: number, limit: number, window: number): Promise<number | null> {
-  const len = Math.min(window, limit - at);
-  if (len <= 0) return null;
-  const buf = Buffer.allocUnsafe(len);
-  const env = newEnvelope();
-  // The first LF ends a line that may have begun before `at`: lines are taken after it.
-  let i = -1;
-  let n = 0;
-  while (n < len) {
-    const got = await io.read(fd, buf, n, Math.min(len - n, SEEK_PIECE), at + n);
-    if (got === 0) return null;
-    n += got;
-    if (i < 0) {
-      const lf = buf.indexOf(0x0a);
-      if (lf < 0 || lf >= n) continue;
-      i = lf + 1;
-    }
-    for (;;) {
-      const lf = buf.indexOf(0x0a, i);
-      if (lf < 0 || lf >= n) break;
-      const d = decodeMarks(buf, i, lf, env);
-      if (typeof d !== 'string' && d.commit !== undefined) return at + lf + 1;
-      i = lf + 1;
-    }
-  }
-  return null;
 }
 
 if (!isMainThread && parentPort !== null && (workerData as { rangeCheck?: Job } | null)?.rangeCheck !== undefined) {

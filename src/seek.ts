@@ -3,7 +3,7 @@
  * the file, so the byte range is bisected. Each probe lands anywhere, skips to the next LF, and
  * reads the first intact record line after it. O(log n) probes of one small read each.
  */
-import { decodeMarks } from './format.js';
+import { decodeMarks, type Envelope } from './format.js';
 import { io } from './io.js';
 
 const PROBE_BYTES = 64 * 1024;
@@ -30,26 +30,33 @@ export async function seekSeq(fd: number, from: number, size: number, target: nu
 
 /** The first intact record line that starts after the first LF at or after `at`, below `hi`. */
 async function probe(fd: number, at: number, hi: number, maxLineBytes: number): Promise<{ offset: number; seq: number } | null> {
-  let want = PROBE_BYTES;
-  for (;;) {
+  const line = await findLine(fd, at, hi, maxLineBytes * 2, () => true);
+  return line === null ? null : { offset: line.start, seq: line.seq };
+}
+
+/**
+ * The first intact record line for which `accept` holds, among those that start after the first LF
+ * at or after `at` and end below `hi`: where it starts, where it ends (after its LF), its seq. It
+ * reads a window from `at`, doubled until it holds such a line, reaches `hi`, or passes `maxWindow`.
+ */
+export async function findLine(
+  fd: number, at: number, hi: number, maxWindow: number, accept: (env: Envelope) => boolean,
+): Promise<{ start: number; end: number; seq: number } | null> {
+  for (let want = PROBE_BYTES; ; want *= 2) {
     const len = Math.min(want, hi - at);
+    if (len <= 0) return null;
     const buf = Buffer.allocUnsafe(len);
     const n = await io.read(fd, buf, 0, len, at);
-    let i = buf.subarray(0, n).indexOf(LF);
-    if (i < 0 && n === len && len < hi - at && want < maxLineBytes * 2) {
-      want *= 2;
-      continue;
-    }
-    while (i >= 0) {
+    const got = buf.subarray(0, n);
+    for (let i = got.indexOf(LF); i >= 0;) {
       const start = i + 1;
-      const lf = buf.subarray(0, n).indexOf(LF, start);
+      const lf = got.indexOf(LF, start);
       if (lf < 0) break;
-      const d = decodeMarks(buf, start, lf);
-      if (typeof d !== 'string') return { offset: at + start, seq: d.seq };
+      const d = decodeMarks(got, start, lf);
+      if (typeof d !== 'string' && accept(d)) return { start: at + start, end: at + lf + 1, seq: d.seq };
       i = lf;
     }
-    // No whole intact line in the window: widen it, unless it already reaches `hi`.
-    if (n < len || len >= hi - at || want >= maxLineBytes * 2) return null;
-    want *= 2;
+    // No such line in the window: widen it, unless it already reaches `hi` or its limit.
+    if (n < len || len >= hi - at || want >= maxWindow) return null;
   }
 }

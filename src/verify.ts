@@ -9,9 +9,10 @@ import type { Header } from './format.js';
 import { io } from './io.js';
 import { LineFeeder } from './lines.js';
 import { FileLock } from './lock.js';
-import { findBatchEnd, startRangeCheck, type RangeCheck } from './range-check.js';
+import { startRangeCheck, type RangeCheck, type RangeVerdict } from './range-check.js';
 import { DEFAULT_MAX_LINE } from './reader.js';
 import { BatchScanner, type Damage, type TornTail } from './scan.js';
+import { findLine } from './seek.js';
 
 export interface VerifyReport {
   /** True when there is neither a torn tail nor damage. */
@@ -72,6 +73,8 @@ export async function verify(path: string, opts: VerifyOptions = {}): Promise<Ve
     const scanner = new BatchScanner(headerEnd, { path, prevSeq: 0, firstLine: 2, onCorrupt: 'report', collect: false });
     const feeder = new LineFeeder(fd, headerEnd, CHUNK, maxLine, { marksOnly: !deep, readAhead: true });
     let far: RangeCheck | null = null;
+    /** The worker's verdict on the second half, when it is taken in place of this thread's scan of it. */
+    let farVerdict: RangeVerdict | null = null;
     const scan = async (limit: number, total: number) => {
       while ((await feeder.step(scanner, limit)) > 0) {
         if (opts.signal?.aborted) throw abortedError(path, opts.signal);
@@ -80,33 +83,24 @@ export async function verify(path: string, opts: VerifyOptions = {}): Promise<Ve
       }
     };
     try {
-      // With a worker checking from `seam` on, this thread checks up to it, then takes the
-      // worker's verdict if it fits on, or else goes on itself, as if there had been no worker.
+      // With a worker checking from `seam` (the end of a batch) on, this thread checks up to it,
+      // then takes the worker's verdict if it fits on, or else goes on itself, as if there had been
+      // no worker.
       const seam = opts.parallel !== false && bytes - headerEnd >= PARALLEL_MIN_BYTES
-        ? await findBatchEnd(fd, headerEnd + Math.floor((bytes - headerEnd) * NEAR_SHARE), bytes, SEAM_WINDOW).catch(() => null)
+        ? ((await findLine(fd, headerEnd + Math.floor((bytes - headerEnd) * NEAR_SHARE), bytes, SEAM_WINDOW, (d) => d.commit !== undefined)
+          .catch(() => null))?.end ?? null)
         : null;
       if (seam !== null && seam < bytes) {
         far = startRangeCheck(fd, path, seam, bytes, maxLine, deep);
         await scan(seam, bytes);
         if (scanner.committedEnd === seam && !scanner.unsettled) {
           const v = await waitFor(far, bytes, opts, path);
-          if (v !== null && v.firstSeq > scanner.lastSeq) {
-            opts.onProgress?.({ bytesRead: bytes, bytesTotal: bytes });
-            return {
-              ok: v.tornTail === null && scanner.corrupt.length === 0,
-              header,
-              records: scanner.records + v.records,
-              firstSeq: scanner.records > 0 ? scanner.firstSeq : v.firstSeq,
-              lastSeq: v.lastSeq,
-              bytes,
-              tornTail: v.tornTail,
-              corrupt: scanner.corrupt,
-            };
-          }
+          if (v !== null && v.firstSeq > scanner.lastSeq) farVerdict = v;
         }
-        await far.stop();
+        if (farVerdict === null) await far.stop();
       }
-      await scan(bytes, bytes);
+      if (farVerdict === null) await scan(bytes, bytes);
+      else opts.onProgress?.({ bytesRead: bytes, bytesTotal: bytes });
     } catch (err) {
       if (err instanceof JournalError) throw err;
       throw ioError('cannot read', path, err);
@@ -114,13 +108,14 @@ export async function verify(path: string, opts: VerifyOptions = {}): Promise<Ve
       await far?.stop();
       await feeder.settle();
     }
-    const tornTail = scanner.finish(Math.min(bytes, feeder.pos));
+    const tornTail = farVerdict !== null ? farVerdict.tornTail : scanner.finish(Math.min(bytes, feeder.pos));
+    const records = scanner.records + (farVerdict?.records ?? 0);
     return {
       ok: tornTail === null && scanner.corrupt.length === 0,
       header,
-      records: scanner.records,
-      firstSeq: scanner.records > 0 ? scanner.firstSeq : null,
-      lastSeq: scanner.records > 0 ? scanner.lastSeq : null,
+      records,
+      firstSeq: scanner.records > 0 ? scanner.firstSeq : (farVerdict?.firstSeq ?? null),
+      lastSeq: farVerdict?.lastSeq ?? (scanner.records > 0 ? scanner.lastSeq : null),
       bytes,
       tornTail,
       corrupt: scanner.corrupt,

@@ -63,6 +63,33 @@ export function intOption(values: Record<string, unknown>, name: string): number
   return n;
 }
 
+/**
+ * An AbortSignal raised by Ctrl-C (SIGINT), SIGTERM or `abort()`, so that a long-running command
+ * stops cleanly and reports what it did; `release()` removes the signal handlers.
+ */
+export function interruption(): { signal: AbortSignal; abort: () => void; release: () => void } {
+  const ac = new AbortController();
+  const abort = () => ac.abort();
+  process.once('SIGINT', abort);
+  process.once('SIGTERM', abort);
+  return {
+    signal: ac.signal,
+    abort,
+    release: () => {
+      process.off('SIGINT', abort);
+      process.off('SIGTERM', abort);
+    },
+  };
+}
+
+/** --server (repeatable) and --stream, which the commands that talk to NATS require. */
+export function natsTarget(values: Record<string, unknown>): { servers: string[]; stream: string } {
+  const servers = values.server as string[] | undefined;
+  if (servers === undefined || servers.length === 0) throw new UsageError('missing --server URL');
+  if (typeof values.stream !== 'string') throw new UsageError('missing --stream NAME');
+  return { servers, stream: values.stream };
+}
+
 /** The one positional argument (the journal file), or a usage error. */
 export function onePath(positionals: string[]): string {
   if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'missing <file>' : `unexpected argument ${JSON.stringify(positionals[1])}`);

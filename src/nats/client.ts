@@ -8,6 +8,7 @@ import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type * as TransportModule from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { ErrorCode, JournalError } from '../errors.js';
+import { sleep as sleepUnlessAborted } from '../lock.js';
 
 export interface Nats {
   transport: typeof TransportModule;
@@ -150,19 +151,11 @@ export function isTransient(err: unknown): boolean {
   return false;
 }
 
-export function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(aborted());
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(aborted());
-    };
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
+/** Waits `ms`, or rejects with ABORTED as soon as `signal` aborts. */
+export async function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  throwIfAborted(signal);
+  await sleepUnlessAborted(ms, signal);
+  throwIfAborted(signal);
 }
 
 export function throwIfAborted(signal: AbortSignal | undefined): void {

@@ -1,7 +1,7 @@
 /** journal cat <file> [--from-seq N] [--follow] [--data]: records as JSON lines, for jq and friends. */
 import { follow } from '../../follow.js';
 import { readJournal } from '../../reader.js';
-import { intOption, onePath, report, type Command } from '../command.js';
+import { interruption, intOption, onePath, report, type Command } from '../command.js';
 import { PipeReaderWatch } from '../pipe-reader.js';
 import { Exit, Out } from '../term.js';
 
@@ -27,17 +27,14 @@ Exit codes: 0 done (or interrupted); 2 damage before the end; 3 could not read; 
     const fromSeq = intOption(values, 'from-seq');
     const dataOnly = values.data === true;
     const out = new Out();
-    const ac = new AbortController();
-    const stop = () => ac.abort();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-    process.stdout.once('close', stop);
+    const stop = interruption();
+    process.stdout.once('close', stop.abort);
     // An idle follower writes nothing, so it would not see its reader go away (`cat -f x | head`).
     const watch = values.follow === true ? PipeReaderWatch.forStdout() : null;
     const watching = watch === null ? undefined : setInterval(() => {
-      if (watch.gone()) stop();
+      if (watch.gone()) stop.abort();
     }, 200);
-    const records = values.follow === true ? follow(file, { fromSeq, signal: ac.signal }) : readJournal(file, { fromSeq, signal: ac.signal });
+    const records = values.follow === true ? follow(file, { fromSeq, signal: stop.signal }) : readJournal(file, { fromSeq, signal: stop.signal });
     try {
       for await (const r of records) {
         await out.line(dataOnly ? JSON.stringify(r.data) : JSON.stringify({ seq: r.seq, ts: r.ts, data: r.data }));
@@ -52,8 +49,7 @@ Exit codes: 0 done (or interrupted); 2 damage before the end; 3 could not read; 
       return report(err);
     } finally {
       clearInterval(watching);
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
+      stop.release();
     }
   },
 };

@@ -1,6 +1,6 @@
 /** journal restore <file> --server URL --stream NAME [--fail-fast] [--json]: rebuild a journal from a stream ship filled. */
 import { restore, type RestoreEvent } from '../../nats/index.js';
-import { onePath, report, UsageError, type Command } from '../command.js';
+import { interruption, natsTarget, onePath, report, type Command } from '../command.js';
 import { count, Exit, Progress, yellow } from '../term.js';
 
 export const restoreCommand: Command = {
@@ -31,21 +31,16 @@ another one or holds other records, the NATS client not installed); 64 usage err
   },
   async run(values, positionals) {
     const file = onePath(positionals);
-    const servers = values.server as unknown as string[] | undefined;
-    if (servers === undefined || servers.length === 0) throw new UsageError('missing --server URL');
-    if (typeof values.stream !== 'string') throw new UsageError('missing --stream NAME');
-    const ac = new AbortController();
-    const stop = () => ac.abort();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    const { servers, stream } = natsTarget(values);
+    const stop = interruption();
     const bar = new Progress(`restoring ${file}`, values.json !== true, (n) => `${count(n)} rec`);
     let r;
     try {
       r = await restore(file, {
         server: servers,
-        stream: values.stream,
+        stream,
         failFast: values['fail-fast'] === true,
-        signal: ac.signal,
+        signal: stop.signal,
         onEvent: say,
         onProgress: (p) => bar.update(p.restored, p.total),
       });
@@ -53,12 +48,11 @@ another one or holds other records, the NATS client not installed); 64 usage err
       return report(err);
     } finally {
       bar.finish();
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
+      stop.release();
     }
     if (values.json === true) process.stdout.write(`${JSON.stringify({ file, ...r })}\n`);
-    else if (r.restored === 0) process.stdout.write(`${file}: up to date with stream ${values.stream}; nothing to restore\n`);
-    else process.stdout.write(`${file}: restored ${count(r.restored)} records, seq ${count(r.firstSeq!)}..${count(r.lastSeq!)}, from stream ${values.stream}\n`);
+    else if (r.restored === 0) process.stdout.write(`${file}: up to date with stream ${stream}; nothing to restore\n`);
+    else process.stdout.write(`${file}: restored ${count(r.restored)} records, seq ${count(r.firstSeq!)}..${count(r.lastSeq!)}, from stream ${stream}\n`);
     return Exit.OK;
   },
 };

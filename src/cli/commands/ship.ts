@@ -1,6 +1,6 @@
 /** journal ship <file> --server URL --stream NAME [--subject S] ...: publish a journal to NATS JetStream, live. */
 import { ship, type ShipEvent } from '../../nats/index.js';
-import { intOption, onePath, report, UsageError, type Command } from '../command.js';
+import { interruption, intOption, natsTarget, onePath, report, type Command } from '../command.js';
 import { count, Exit, red, yellow } from '../term.js';
 
 export const shipCommand: Command = {
@@ -43,25 +43,20 @@ client not installed); 64 usage error.`,
   },
   async run(values, positionals) {
     const file = onePath(positionals);
-    const servers = values.server as unknown as string[] | undefined;
-    if (servers === undefined || servers.length === 0) throw new UsageError('missing --server URL');
-    if (typeof values.stream !== 'string') throw new UsageError('missing --stream NAME');
+    const { servers, stream } = natsTarget(values);
     const maxInFlight = intOption(values, 'max-in-flight');
     const ackTimeoutMs = intOption(values, 'ack-timeout');
-    const ac = new AbortController();
-    const stop = () => ac.abort();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    const stop = interruption();
     try {
       const shipper = await ship(file, {
         server: servers,
-        stream: values.stream,
+        stream,
         ...(typeof values.subject === 'string' ? { subject: values.subject } : {}),
         ...(typeof values.consumer === 'string' ? { consumer: values.consumer } : {}),
         ...(maxInFlight !== undefined ? { maxInFlight } : {}),
         ...(ackTimeoutMs !== undefined ? { ackTimeoutMs } : {}),
         failFast: values['fail-fast'] === true,
-        signal: ac.signal,
+        signal: stop.signal,
         onEvent: say,
       });
       process.stdout.write(`${file}: shipping to stream ${shipper.stream} (subject ${shipper.subject}) from seq ${count(shipper.ackedSeq + 1)}\n`);
@@ -69,11 +64,10 @@ client not installed); 64 usage error.`,
       process.stdout.write(`${file}: stopped; ${count(shipper.stats.published)} records shipped in this run, position seq ${count(shipper.position)}\n`);
       return Exit.OK;
     } catch (err) {
-      if (ac.signal.aborted && (err as { code?: string }).code === 'ABORTED') return Exit.OK;
+      if (stop.signal.aborted && (err as { code?: string }).code === 'ABORTED') return Exit.OK;
       return report(err);
     } finally {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
+      stop.release();
     }
   },
 };
