@@ -67,3 +67,121 @@ export function crc32Table(bytes: Uint8Array, start = 0, end = bytes.length): nu
 export function crc32Native(bytes: Uint8Array, start = 0, end = bytes.length): number {
   return wholeCrc(start === 0 && end === bytes.length ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset + start, end - start));
 }
+
+/**
+ * Checking many lines with one native call.
+ *
+ * CRC-32 is linear over GF(2), so the register after a message can be advanced past a span of
+ * bytes whose CRC is known without reading them: feeding n bytes to register r gives
+ * S_n(r) xor U, where S_n (n zero bytes fed to r) is linear in r and U depends only on the bytes.
+ * When the bytes' CRC is c, U = ~c xor S_n(~0), so the register becomes S_n(~r) xor ~c.
+ *
+ * A scan can therefore compute, from each line's stated checksum alone, what the CRC of a whole run
+ * of lines must be if every line is intact, and compare it with one zlib.crc32 call over the run. The
+ * difference between the two is the sum over the damaged lines of each one's own error, shifted by
+ * where it lies: one damaged line always shows (a shift is invertible), and several cancel only by
+ * the same 2^-32 chance by which a single damaged line could keep its checksum. A run that does not
+ * add up is checked line by line, which finds the damaged lines as before.
+ */
+
+/** The reflected generator polynomial (x^32 + x^26 + ... + 1 with bit 31 standing for x^0). */
+const POLY = 0xedb88320;
+
+/** a(x) * b(x) mod POLY, both in reflected bit order. */
+function mulModPoly(a: number, b: number): number {
+  let product = 0;
+  for (let bit = 31; bit >= 0; bit--) {
+    // Bit `bit` of a is the coefficient of x^(31 - bit); b holds the original b times x^(31 - bit).
+    if ((a >>> bit) & 1) product ^= b;
+    b = b & 1 ? (b >>> 1) ^ POLY : b >>> 1;
+  }
+  return product >>> 0;
+}
+
+/** x^(8n) mod POLY: the operator that feeds n zero bytes to a register. */
+function zeroBytesOperator(n: number): number {
+  let result = 0x80000000; // x^0
+  let square = 0x00800000; // x^8
+  for (let k = n; k > 0; k = Math.floor(k / 2)) {
+    if (k % 2 === 1) result = mulModPoly(result, square);
+    square = mulModPoly(square, square);
+  }
+  return result;
+}
+
+/**
+ * Table form of S_n: T[256k + v] = S_n(v << 8k), so that S_n(r) is four lookups. Lengths below
+ * 64 get tables of their own and multiples of 64 below SHIFT_TABLED others, so any line shorter than
+ * that shifts in two table steps; longer ones (rare, and long enough that the arithmetic is cheap
+ * beside reading them) multiply directly. Tables are built when first needed.
+ */
+const SHIFT_TABLED = 64 * 64;
+const lowShift: (Int32Array | undefined)[] = new Array(64);
+const highShift: (Int32Array | undefined)[] = new Array(64);
+
+function shiftTable(n: number): Int32Array {
+  const op = zeroBytesOperator(n);
+  const t = new Int32Array(1024);
+  for (let k = 0; k < 4; k++) {
+    for (let v = 1; v < 256; v++) {
+      const low = v & -v;
+      // Linear: S(v) = S(v without its lowest bit) xor S(that bit).
+      t[256 * k + v] = t[256 * k + (v ^ low)]! ^ mulModPoly(op, (low << (8 * k)) >>> 0);
+    }
+  }
+  return t;
+}
+
+function applyTable(t: Int32Array, r: number): number {
+  return t[r & 0xff]! ^ t[256 + ((r >>> 8) & 0xff)]! ^ t[512 + ((r >>> 16) & 0xff)]! ^ t[768 + (r >>> 24)]!;
+}
+
+/** The register after n zero bytes are fed to register `reg` (a signed 32-bit value, like the table loop's). */
+export function crc32ShiftRegister(reg: number, n: number): number {
+  if (n >= SHIFT_TABLED) return mulModPoly(zeroBytesOperator(n), reg >>> 0) | 0;
+  const low = n & 63;
+  const high = n >>> 6;
+  if (low !== 0) reg = applyTable(lowShift[low] ??= shiftTable(low), reg);
+  if (high !== 0) reg = applyTable(highShift[high] ??= shiftTable(high * 64), reg);
+  return reg;
+}
+
+/** The register after the 8 bytes at `bytes[at]` are fed to register `reg`: one step of the table loop. */
+export function crc32Feed8Register(reg: number, bytes: Uint8Array, at: number): number {
+  const a = reg ^ (bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24));
+  return T[1792 + (a & 0xff)]! ^ T[1536 + ((a >>> 8) & 0xff)]! ^ T[1280 + ((a >>> 16) & 0xff)]! ^ T[1024 + (a >>> 24)]!
+    ^ T[768 + bytes[at + 4]!]! ^ T[512 + bytes[at + 5]!]! ^ T[256 + bytes[at + 6]!]! ^ T[bytes[at + 7]!]!;
+}
+
+/** The register after the byte `byte` is fed to register `reg`. */
+export function crc32Feed1Register(reg: number, byte: number): number {
+  return (reg >>> 8) ^ T[(reg ^ byte) & 0xff]!;
+}
+
+/** The register after the bytes `bytes[start, end)` are fed to register `reg`. */
+export function crc32FeedRegister(reg: number, bytes: Uint8Array, start: number, end: number): number {
+  let c = reg;
+  for (let i = start; i < end; i++) c = (c >>> 8) ^ T[(c ^ bytes[i]!) & 0xff]!;
+  return c;
+}
+
+/**
+ * The register after bytes whose CRC-32 is `crc` and length `n` are fed to register `reg`: what
+ * feeding them would give, without them.
+ */
+export function crc32SkipRegister(reg: number, crc: number, n: number): number {
+  return crc32ShiftRegister(~reg, n) ^ ~crc;
+}
+
+/** CRC-32 of A followed by B, from the CRC of each and the length of B. */
+export function crc32Combine(crcA: number, crcB: number, lengthB: number): number {
+  return (crc32ShiftRegister(crcA | 0, lengthB) ^ crcB) >>> 0;
+}
+
+/** Whether a native CRC of whole runs is available, which is what makes checking runs at once pay. */
+export const runCrcNative: boolean = zlibCrc32 !== undefined;
+
+/** The CRC of `bytes[start, end)` by the native implementation (only where runCrcNative). */
+export function crc32Run(bytes: Uint8Array, start: number, end: number): number {
+  return zlibCrc32!(new Uint8Array(bytes.buffer, bytes.byteOffset + start, end - start));
+}

@@ -1,7 +1,11 @@
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, Journal, verify } from '../src/index.js';
 import { bytesOf, flipByte, hookIo, readAll, tmpJournal } from './helpers.js';
+
+const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 
 async function journalOf(n: number): Promise<{ file: string; offsets: number[] }> {
   const file = tmpJournal();
@@ -34,6 +38,27 @@ describe('damage before durable data', () => {
     })();
     expect(err).toMatchObject({ code: ErrorCode.CORRUPT, offset: at, line: 51 });
     expect(seen).toEqual(Array.from({ length: 49 }, (_, i) => i + 1));
+  });
+
+  it('verify reports the same damage on a Node without zlib.crc32, which checks every line on its own', async () => {
+    // Where zlib.crc32 exists, verify checks runs of lines with one native CRC each and looks line
+    // by line only into a run that does not add up; without it, every line is checked by itself.
+    const { file, offsets } = await journalOf(3000);
+    flipByte(file, offsets[20]! + 25);
+    flipByte(file, offsets[21]! + 40, 0x10);
+    flipByte(file, offsets[1500]! + 3); // in the checksum's hex digits
+    fs.appendFileSync(file, bytesOf(file).subarray(offsets[10]!, offsets[12]! - 7)); // a torn tail
+    const here = await verify(file);
+    expect(here.corrupt.map((d) => d.offset)).toEqual([offsets[20], offsets[21], offsets[1500]]);
+    expect(here.tornTail).not.toBeNull();
+    const script = `
+      import { createRequire } from 'node:module';
+      createRequire(import.meta.url)('node:zlib').crc32 = undefined;
+      const { verify } = await import(${JSON.stringify(path.join(ROOT, 'dist/index.js'))});
+      if ((await import(${JSON.stringify(path.join(ROOT, 'dist/crc.js'))})).runCrcNative) throw new Error('runs are still checked at once');
+      console.log(JSON.stringify(await verify(${JSON.stringify(file)})));`;
+    const there = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' }));
+    expect(there).toEqual(JSON.parse(JSON.stringify(here)));
   });
 
   it('a line longer than maxLineBytes is damage wherever the reads happen to split the file', async () => {

@@ -4,9 +4,9 @@ import path from 'node:path';
 import { crc32 as zlibCrc32 } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import CRC32 from 'crc-32';
-import { crc32, crc32Native, crc32Portable, crc32Table, CRC_NATIVE_THRESHOLD } from '../src/crc.js';
+import { crc32, crc32Combine, crc32Native, crc32Portable, crc32ShiftRegister, crc32Table, CRC_NATIVE_THRESHOLD } from '../src/crc.js';
 import {
-  decodeHeader, decodeLine, decodeMarks, encodeBatch, encodeHeader, frameJson, newEnvelope, newHeader, prepareRecord, type DecodedLine, type PendingRecord,
+  checkFrames, decodeHeader, decodeLine, decodeMarks, encodeBatch, encodeHeader, frameJson, newEnvelope, newHeader, prepareRecord, type DecodedLine, type PendingRecord,
 } from '../src/format.js';
 import { ErrorCode, Journal, readJournal } from '../src/index.js';
 import { readAll, tmpJournal } from './helpers.js';
@@ -102,6 +102,107 @@ describe('CRC-32', () => {
     }
   });
 });
+
+describe('checking a run of lines with one native CRC', () => {
+  const random = (n: number) => {
+    const b = Buffer.alloc(n);
+    for (let i = 0; i < n; i++) b[i] = (Math.random() * 256) | 0;
+    return b;
+  };
+
+  it('combining two CRCs gives the CRC of the two inputs joined, at every table boundary and past the tables', () => {
+    // The crc-32 package is the oracle: it shares no code with the shift tables.
+    const lengths = [...Array.from({ length: 70 }, (_, i) => i), 127, 128, 129, 1000, 4031, 4032, 4095, 4096, 4097, 70_001];
+    for (const lb of lengths) {
+      const a = random((Math.random() * 50) | 0);
+      const b = random(lb);
+      const whole = CRC32.buf(Buffer.concat([a, b])) >>> 0;
+      expect(crc32Combine(CRC32.buf(a) >>> 0, CRC32.buf(b) >>> 0, lb), `length ${lb}`).toBe(whole);
+      // Shifting a register by n bytes is feeding it n zero bytes.
+      const reg = (Math.random() * 2 ** 32) | 0;
+      let fed = reg;
+      for (let i = 0; i < lb; i++) fed = fedZero(fed);
+      expect(crc32ShiftRegister(reg, lb), `shift ${lb}`).toBe(fed);
+    }
+    /** One zero byte through the register, bit by bit, the way the CRC is defined. */
+    function fedZero(r: number): number {
+      let c = r;
+      for (let bit = 0; bit < 8; bit++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+      return c;
+    }
+  });
+
+  /** A run of batches with records of many sizes: empty-ish, multibyte, and longer than the shift tables. */
+  function run(): Buffer {
+    const values: unknown[] = [{}, 1, 'naïve ☃', 'x'.repeat(5000), { nested: [1, 2, { a: 'b' }] }, 'y'.repeat(63), 'z'.repeat(4086), null];
+    const parts: Buffer[] = [];
+    let seq = 1;
+    for (let k = 0; k < 6; k++) {
+      const recs = values.slice(k % 3).map((v, i) => pending(v, 1_700_000_000_000 + i));
+      parts.push(encodeBatch(recs, seq, 0).bytes);
+      seq += recs.length;
+    }
+    return Buffer.concat(parts);
+  }
+  const lfsOf = (b: Buffer) => {
+    const out: number[] = [];
+    for (let i = b.indexOf(0x0a); i >= 0; i = b.indexOf(0x0a, i + 1)) out.push(i);
+    return out;
+  };
+
+  it('accepts an intact run and finds each line\'s end', () => {
+    const b = run();
+    const lfs = new Int32Array(1000);
+    const want = lfsOf(b);
+    expect(checkFrames(b, 0, b.length - 1, 1 << 20, lfs)).toBe(want.length);
+    expect(Array.from(lfs.subarray(0, want.length))).toEqual(want);
+    // Any run of whole lines inside it, too.
+    expect(checkFrames(b, want[2]! + 1, want[9]!, 1 << 20, lfs)).toBe(7);
+  });
+
+  it('refuses the run after any one byte of it is changed, wherever it is', () => {
+    const lines = Array.from({ length: 6 }, (_, i) => frameJson(JSON.stringify({ seq: i + 1, ts: 5, data: { k: 'v'.repeat(i * 7) } })));
+    const b = Buffer.concat(lines);
+    const lfs = new Int32Array(100);
+    expect(checkFrames(b, 0, b.length - 1, 1 << 20, lfs)).toBe(6);
+    let cases = 0;
+    // The last LF ends the run, so it stays.
+    for (let at = 0; at < b.length - 1; at++) {
+      for (const to of [b[at]! ^ 0x01, b[at]! ^ 0x80, 0x0a, 0x20, 0x30]) {
+        if (to === b[at]) continue;
+        const damaged = Buffer.from(b);
+        damaged[at] = to;
+        expect(checkFrames(damaged, 0, b.length - 1, 1 << 20, lfs), `byte ${at} set to ${to}`).toBe(-1);
+        cases++;
+      }
+    }
+    expect(cases).toBeGreaterThan(4 * b.length);
+  });
+
+  it('refuses runs with two damaged lines, and lines too long, too short or without a frame', () => {
+    const b = run();
+    const want = lfsOf(b);
+    const lfs = new Int32Array(1000);
+    for (let trial = 0; trial < 300; trial++) {
+      const damaged = Buffer.from(b);
+      for (const line of [(Math.random() * want.length) | 0, (Math.random() * want.length) | 0]) {
+        const start = line === 0 ? 0 : want[line - 1]! + 1;
+        const at = start + FRAME + ((Math.random() * (want[line]! - start - FRAME)) | 0);
+        damaged[at] ^= 1 << ((Math.random() * 8) | 0);
+      }
+      expect(checkFrames(damaged, 0, b.length - 1, 1 << 20, lfs)).toBe(-1);
+    }
+    expect(checkFrames(b, 0, b.length - 1, 4000, lfs)).toBe(-1);
+    const short = Buffer.concat([frameJson('{"seq":1,"ts":1,"data":1}'), Buffer.from('abc\n')]);
+    expect(checkFrames(short, 0, short.length - 1, 1 << 20, lfs)).toBe(-1);
+    const unframed = Buffer.concat([frameJson('{"seq":1,"ts":1,"data":1}'), Buffer.from('{"seq":2,"ts":1,"data":1}\n')]);
+    expect(checkFrames(unframed, 0, unframed.length - 1, 1 << 20, lfs)).toBe(-1);
+    // More lines than room to note their ends: left to the line-by-line check.
+    expect(checkFrames(b, 0, b.length - 1, 1 << 20, new Int32Array(3))).toBe(-1);
+  });
+});
+
+const FRAME = 9;
 
 describe('test vectors', () => {
   it('the encoder produces the fixture byte for byte', () => {
@@ -247,7 +348,13 @@ describe('codec', () => {
     // Envelopes in another key order, with whitespace, or with unknown keys: parsed in full.
     for (const json of ['{"ts":5,"seq":3,"data":1,"commit":1,"synced":0}', '{"seq":3,"ts":5,"data":1,"commit":1,"synced":0,"extra":true}',
       '{ "seq": 3, "ts": 5, "data": 1 }', '{"seq":3,"ts":5,"commit":1,"synced":0,"data":{"x":1}}', '{"seq":03,"ts":5,"data":1}',
-      '{"seq":3,"ts":5,"commit":1,"synced":0}', '{"seq":3,"ts":5,"data":1,"commit":1,"synced":0 }']) {
+      '{"seq":3,"ts":5,"commit":1,"synced":0}', '{"seq":3,"ts":5,"data":1,"commit":1,"synced":0 }',
+      // Numbers at and past the edges of what the envelope allows, for the fast path and the general one.
+      '{"seq":0,"ts":5,"data":{}}', '{"seq":00,"ts":5,"data":{}}', '{"seq":-1,"ts":5,"data":{}}', '{"seq":1.5,"ts":5,"data":{}}',
+      '{"seq":9007199254740991,"ts":9007199254740991,"data":{}}', '{"seq":9007199254740992,"ts":5,"data":{}}',
+      '{"seq":1,"ts":9007199254740992,"data":{}}', '{"seq":12345678901234567,"ts":5,"data":{}}', '{"seq":1,"ts":12345678901234567,"data":{}}',
+      '{"seq":1,"ts":0,"data":{}}', '{"seq":1,"ts":00,"data":{}}', '{"seq":1,"ts":,"data":{}}', '{"seq":,"ts":1,"data":{}}',
+      '{"seq":1,"ts":1,"data":[1]}', '{"seq":1,"ts":1,"data":{"a":1}}', '{"seq":1,"ts":1,"data":"}"}', '{"seq":1,"ts":1,"dat":{}}']) {
       lines.push(frameJson(json).subarray(0, -1));
     }
     let commits = 0;
