@@ -28,6 +28,9 @@ const wholeCrc: WholeCrc = zlibCrc32 ?? crc32Portable;
 /** Inputs shorter than this many bytes go to the table-driven implementation. */
 export const CRC_NATIVE_THRESHOLD = 384;
 
+/** The reflected generator polynomial (x^32 + x^26 + ... + 1 with bit 31 standing for x^0). */
+const POLY = 0xedb88320;
+
 /**
  * Slicing-by-8 tables: T[k * 256 + b] is the CRC register after byte b followed by k zero bytes.
  * Slicing by 16 was faster but was not kept (docs/benchmarks.md, "CRC-32 implementation by size").
@@ -35,7 +38,7 @@ export const CRC_NATIVE_THRESHOLD = 384;
 const T = new Int32Array(8 * 256);
 for (let b = 0; b < 256; b++) {
   let c = b;
-  for (let bit = 0; bit < 8; bit++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  for (let bit = 0; bit < 8; bit++) c = c & 1 ? POLY ^ (c >>> 1) : c >>> 1;
   T[b] = c;
 }
 for (let k = 1; k < 8; k++) {
@@ -43,6 +46,18 @@ for (let k = 1; k < 8; k++) {
     const prev = T[(k - 1) * 256 + b]!;
     T[k * 256 + b] = (prev >>> 8) ^ T[prev & 0xff]!;
   }
+}
+
+/** The register after the 8 bytes at `bytes[at]` are fed to register `reg`: one step of the table loop. */
+export function crc32Feed8Register(reg: number, bytes: Uint8Array, at: number): number {
+  const a = reg ^ (bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24));
+  return T[1792 + (a & 0xff)]! ^ T[1536 + ((a >>> 8) & 0xff)]! ^ T[1280 + ((a >>> 16) & 0xff)]! ^ T[1024 + (a >>> 24)]!
+    ^ T[768 + bytes[at + 4]!]! ^ T[512 + bytes[at + 5]!]! ^ T[256 + bytes[at + 6]!]! ^ T[bytes[at + 7]!]!;
+}
+
+/** The register after the byte `byte` is fed to register `reg`. */
+export function crc32Feed1Register(reg: number, byte: number): number {
+  return (reg >>> 8) ^ T[(reg ^ byte) & 0xff]!;
 }
 
 /** Unsigned CRC-32 of `bytes[start, end)`. */
@@ -54,12 +69,8 @@ export function crc32(bytes: Uint8Array, start = 0, end = bytes.length): number 
 export function crc32Table(bytes: Uint8Array, start = 0, end = bytes.length): number {
   let c = -1;
   let i = start;
-  for (const last = end - 8; i <= last; i += 8) {
-    const a = c ^ (bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24));
-    c = T[1792 + (a & 0xff)]! ^ T[1536 + ((a >>> 8) & 0xff)]! ^ T[1280 + ((a >>> 16) & 0xff)]! ^ T[1024 + (a >>> 24)]!
-      ^ T[768 + bytes[i + 4]!]! ^ T[512 + bytes[i + 5]!]! ^ T[256 + bytes[i + 6]!]! ^ T[bytes[i + 7]!]!;
-  }
-  for (; i < end; i++) c = (c >>> 8) ^ T[(c ^ bytes[i]!) & 0xff]!;
+  for (const last = end - 8; i <= last; i += 8) c = crc32Feed8Register(c, bytes, i);
+  for (; i < end; i++) c = crc32Feed1Register(c, bytes[i]!);
   return ~c >>> 0;
 }
 
@@ -83,9 +94,6 @@ export function crc32Native(bytes: Uint8Array, start = 0, end = bytes.length): n
  * the same 2^-32 chance by which a single damaged line could keep its checksum. A run that does not
  * add up is checked line by line, which finds the damaged lines as before.
  */
-
-/** The reflected generator polynomial (x^32 + x^26 + ... + 1 with bit 31 standing for x^0). */
-const POLY = 0xedb88320;
 
 /** a(x) * b(x) mod POLY, both in reflected bit order. */
 function mulModPoly(a: number, b: number): number {
@@ -144,25 +152,6 @@ export function crc32ShiftRegister(reg: number, n: number): number {
   if (low !== 0) reg = applyTable(lowShift[low] ??= shiftTable(low), reg);
   if (high !== 0) reg = applyTable(highShift[high] ??= shiftTable(high * 64), reg);
   return reg;
-}
-
-/** The register after the 8 bytes at `bytes[at]` are fed to register `reg`: one step of the table loop. */
-export function crc32Feed8Register(reg: number, bytes: Uint8Array, at: number): number {
-  const a = reg ^ (bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24));
-  return T[1792 + (a & 0xff)]! ^ T[1536 + ((a >>> 8) & 0xff)]! ^ T[1280 + ((a >>> 16) & 0xff)]! ^ T[1024 + (a >>> 24)]!
-    ^ T[768 + bytes[at + 4]!]! ^ T[512 + bytes[at + 5]!]! ^ T[256 + bytes[at + 6]!]! ^ T[bytes[at + 7]!]!;
-}
-
-/** The register after the byte `byte` is fed to register `reg`. */
-export function crc32Feed1Register(reg: number, byte: number): number {
-  return (reg >>> 8) ^ T[(reg ^ byte) & 0xff]!;
-}
-
-/** The register after the bytes `bytes[start, end)` are fed to register `reg`. */
-export function crc32FeedRegister(reg: number, bytes: Uint8Array, start: number, end: number): number {
-  let c = reg;
-  for (let i = start; i < end; i++) c = (c >>> 8) ^ T[(c ^ bytes[i]!) & 0xff]!;
-  return c;
 }
 
 /**
