@@ -411,6 +411,14 @@ describe('compaction with live writers and readers', () => {
     const j = await Journal.open(file);
     const events: string[] = [];
     let appended: Promise<unknown> | null = null;
+    // Once the append is made, the copy's reads wait for its acknowledgement (3 s at most, once):
+    // however fast the copy is, it cannot reach the swap before the append unless appends are held
+    // back during the copy, which is what this test is here to catch. The writer reads nothing.
+    let gate: Promise<unknown> | null = null;
+    hookIo('read', (orig) => (async (...args: Parameters<typeof orig>) => {
+      if (appended !== null) await (gate ??= Promise.race([appended, sleep(3000)]));
+      return orig(...args);
+    }) as typeof orig);
     await compact(file, { keep: (r) => r.seq % 2 === 0, onProgress: (p) => {
       if (p.phase === 'copy' && appended === null) appended = j.append('during the copy').then(() => events.push('acknowledged'));
       if (p.phase === 'swap' && !events.includes('swap')) events.push('swap');
