@@ -162,15 +162,8 @@ export function crc32SkipRegister(reg: number, crc: number, n: number): number {
   return crc32ShiftRegister(~reg, n) ^ ~crc;
 }
 
-/** CRC-32 of A followed by B, from the CRC of each and the length of B. */
-export function crc32Combine(crcA: number, crcB: number, lengthB: number): number {
-  return (crc32ShiftRegister(crcA | 0, lengthB) ^ crcB) >>> 0;
-}
-
-/** Whether a native CRC of whole runs is available, which is what makes checking runs at once pay. */
+/**
+ * Whether crc32Native is zlib's, which is what makes checking runs at once pay: with the portable
+ * fallback, the CRC of a run costs as much as the CRCs of its lines.
+ */
 export const runCrcNative: boolean = zlibCrc32 !== undefined;
-
-/** The CRC of `bytes[start, end)` by the native implementation (only where runCrcNative). */
-export function crc32Run(bytes: Uint8Array, start: number, end: number): number {
-  return zlibCrc32!(new Uint8Array(bytes.buffer, bytes.byteOffset + start, end - start));
-}

@@ -13,7 +13,7 @@
  * reader tells the durable prefix from what a crash left behind (see scan.ts).
  */
 import { randomUUID } from 'node:crypto';
-import { crc32, crc32Feed1Register, crc32Feed8Register, crc32Run, crc32SkipRegister } from './crc.js';
+import { crc32, crc32Feed1Register, crc32Feed8Register, crc32Native, crc32SkipRegister } from './crc.js';
 import { ErrorCode, JournalError } from './errors.js';
 
 export const FORMAT_NAME = 'jsonl-journal';
@@ -390,7 +390,7 @@ export function checkFrames(bytes: Buffer, from: number, to: number, maxLine: nu
     lfs[n++] = lf;
     i = lf + 1;
   }
-  return ~reg >>> 0 === crc32Run(bytes, from, to + 1) ? n : -1;
+  return ~reg >>> 0 === crc32Native(bytes, from, to + 1) ? n : -1;
 }
 
 /** Why the envelope's fields are not those of a record, or null when they are. */
