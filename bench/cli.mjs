@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Journal } from 'jsonl-journal';
-import { crc32 } from '../dist/crc.js';
+import { crc32 } from '../dist/format/crc.js';
 import { event, fmtRatio, median, ROOT, scratchDir, table } from './lib.mjs';
 
 const BIN = path.join(ROOT, 'dist/cli/main.js');

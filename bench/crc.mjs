@@ -2,8 +2,9 @@
 // Both check a range inside a larger buffer, as the reader checks a line inside a read chunk.
 // Then checking a 64 KiB run of lines: each line's CRC by itself, against the run check.
 import { Bench } from 'tinybench';
-import { crc32, crc32Native, crc32Table, CRC_NATIVE_THRESHOLD } from '../dist/crc.js';
-import { checkFrames, encodeBatch, prepareRecord } from '../dist/format.js';
+import { encodeBatch, prepareRecord } from '../dist/format/batch.js';
+import { crc32, crc32Native, crc32Table, CRC_NATIVE_THRESHOLD } from '../dist/format/crc.js';
+import { checkFrames } from '../dist/format/frame.js';
 import { median, table } from './lib.mjs';
 
 /** Calls per timed iteration: one call of a few dozen ns is below the timer's resolution. */

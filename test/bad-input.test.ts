@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { recordSizeBound } from '../src/format.js';
+import { recordSizeBound } from '../src/format/batch.js';
 import { ErrorCode, Journal } from '../src/index.js';
 import { bytesOf, readAll, tmpJournal } from './helpers.js';
 

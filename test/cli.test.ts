@@ -5,7 +5,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Consumer, Journal, verify } from '../src/index.js';
-import { FileLock } from '../src/lock.js';
+import { FileLock } from '../src/fs/lock.js';
 import { flipByte, readAll, tmpDir, tmpJournal } from './helpers.js';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
@@ -233,7 +233,7 @@ describe('journal verify', () => {
 
   it('--deep also parses every record: a foreign line with a valid checksum over invalid JSON', async () => {
     const { file } = await journalOf(2);
-    const { frameJson } = await import('../src/format.js');
+    const { frameJson } = await import('../src/format/frame.js');
     // A batch of its own from some other writer: its data is not JSON, its checksum is right.
     const size = fs.statSync(file).size;
     fs.appendFileSync(file, frameJson(`{"seq":3,"ts":1,"data":{nope},"commit":1,"synced":${size}}`));

@@ -226,7 +226,7 @@ describe('compaction and crashes', () => {
 
   /** After a crash, the next open must see the full old or the full new journal, and clean the temp. */
   async function afterCrash(file: string, old: unknown[], want: unknown[], expect_: 'old' | 'new' | 'either') {
-    // A crashed compactor's temp is removed once it is no longer brand new (see file.ts).
+    // A crashed compactor's temp is removed once it is no longer brand new (see src/fs/temps.ts).
     for (const t of temps(file)) fs.utimesSync(path.join(path.dirname(file), t), new Date(0), new Date(0));
     const j = await Journal.open(file);
     await j.close();

@@ -55,7 +55,7 @@ describe('damage before durable data', () => {
       import { createRequire } from 'node:module';
       createRequire(import.meta.url)('node:zlib').crc32 = undefined;
       const { verify } = await import(${JSON.stringify(path.join(ROOT, 'dist/index.js'))});
-      if ((await import(${JSON.stringify(path.join(ROOT, 'dist/crc.js'))})).runCrcNative) throw new Error('runs are still checked at once');
+      if ((await import(${JSON.stringify(path.join(ROOT, 'dist/format/crc.js'))})).runCrcNative) throw new Error('runs are still checked at once');
       console.log(JSON.stringify(await verify(${JSON.stringify(file)})));`;
     const there = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' }));
     expect(there).toEqual(JSON.parse(JSON.stringify(here)));

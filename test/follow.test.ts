@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { compact, Consumer, consumersFloor, ErrorCode, follow, Journal, listConsumers, type JournalRecord } from '../src/index.js';
-import { frameJson } from '../src/format.js';
+import { frameJson } from '../src/format/frame.js';
 import { appendBytes, Child, flipByte, hookIo, readAll, sleep, tmpDir, tmpJournal } from './helpers.js';
 
 /** Follows `file` in the background, collecting records until `until` returns true or the signal aborts. */
@@ -84,7 +84,7 @@ describe('follow', () => {
     const f = collect(file);
     await eventually(() => f.seen.length === 1);
     // Write the next batch in two halves, as a slow writer would.
-    const { encodeBatch, prepareRecord } = await import('../src/format.js');
+    const { encodeBatch, prepareRecord } = await import('../src/format/batch.js');
     const size = fs.statSync(file).size;
     const batch = encodeBatch([prepareRecord('g1', 1), prepareRecord('g2', 2), prepareRecord('g3', 3)], 2, size).bytes;
     const fd = fs.openSync(file, 'r+');
@@ -129,7 +129,7 @@ describe('follow', () => {
     const j = await Journal.open(file);
     await j.append('first');
     await j.close();
-    const { encodeBatch, prepareRecord } = await import('../src/format.js');
+    const { encodeBatch, prepareRecord } = await import('../src/format/batch.js');
     let armed = true;
     hookIo('read', (orig) => async (fd, buf, off, len, pos) => {
       const n = await orig(fd, buf, off, len, pos);

@@ -4,10 +4,11 @@ import path from 'node:path';
 import { crc32 as zlibCrc32 } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import CRC32 from 'crc-32';
-import { crc32, crc32Native, crc32Portable, crc32ShiftRegister, crc32SkipRegister, crc32Table, CRC_NATIVE_THRESHOLD } from '../src/crc.js';
-import {
-  checkFrames, decodeHeader, decodeLine, decodeMarks, encodeBatch, encodeHeader, frameJson, newEnvelope, newHeader, prepareRecord, type DecodedLine, type PendingRecord,
-} from '../src/format.js';
+import { encodeBatch, prepareRecord, type PendingRecord } from '../src/format/batch.js';
+import { crc32, crc32Native, crc32Portable, crc32ShiftRegister, crc32SkipRegister, crc32Table, CRC_NATIVE_THRESHOLD } from '../src/format/crc.js';
+import { decodeLine, decodeMarks, newEnvelope, type DecodedLine } from '../src/format/envelope.js';
+import { checkFrames, frameJson } from '../src/format/frame.js';
+import { decodeHeader, encodeHeader, newHeader } from '../src/format/header.js';
 import { ErrorCode, Journal, readJournal } from '../src/index.js';
 import { readAll, tmpJournal } from './helpers.js';
 
@@ -73,7 +74,7 @@ describe('CRC-32', () => {
       import { createRequire } from 'node:module';
       const require = createRequire(import.meta.url);
       delete require('node:zlib').crc32;
-      const { crc32 } = await import(${JSON.stringify(path.join(ROOT, 'dist/crc.js'))});
+      const { crc32 } = await import(${JSON.stringify(path.join(ROOT, 'dist/format/crc.js'))});
       if (typeof (await import('node:zlib')).crc32 !== 'undefined') throw new Error('zlib.crc32 is still there');
       const b = Buffer.alloc(5000);
       for (let i = 0; i < b.length; i++) b[i] = (i * 31) & 0xff;

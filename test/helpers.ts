@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterEach, expect } from 'vitest';
-import { io } from '../src/io.js';
+import { io } from '../src/fs/io.js';
 import { readJournal, type JournalRecord } from '../src/index.js';
 
 const dirs: string[] = [];
@@ -129,8 +129,9 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * file. Returns an fd of the old file, still open, so a test can look at the replaced inode.
  */
 export async function replaceLikeCompactor(file: string, beforeRename?: () => Promise<void>): Promise<number> {
-  const { encodeBatch, encodeHeader, prepareRecord } = await import('../src/format.js');
-  const { readHeader } = await import('../src/file.js');
+  const { encodeBatch, prepareRecord } = await import('../src/format/batch.js');
+  const { encodeHeader } = await import('../src/format/header.js');
+  const { readHeader } = await import('../src/scan/open.js');
   const fsExt = (await import('fs-ext')).default;
   const oldFd = fs.openSync(file, 'r+');
   fsExt.flockSync(oldFd, 'ex');

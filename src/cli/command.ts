@@ -1,7 +1,7 @@
 /** What every `journal` subcommand provides, and how failures become messages and exit codes. */
 import { readFileSync } from 'node:fs';
 import { inspect, type ParseArgsConfig } from 'node:util';
-import { ErrorCode, isJournalError, JournalError } from '../errors.js';
+import { ErrorCode, isJournalError, JournalError } from 'jsonl-journal';
 import { Exit, red, UsageError } from './term.js';
 
 export interface Command {

@@ -7,8 +7,8 @@ import type * as JetStreamModule from '@nats-io/jetstream';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type * as TransportModule from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { ErrorCode, JournalError } from '../errors.js';
-import { sleep as sleepUnlessAborted } from '../lock.js';
+import { setTimeout as delay } from 'node:timers/promises';
+import { ErrorCode, JournalError } from 'jsonl-journal';
 
 export interface Nats {
   transport: typeof TransportModule;
@@ -154,7 +154,7 @@ export function isTransient(err: unknown): boolean {
 /** Waits `ms`, or rejects with ABORTED as soon as `signal` aborts. */
 export async function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
   throwIfAborted(signal);
-  await sleepUnlessAborted(ms, signal);
+  await delay(ms, undefined, { signal }).catch(() => {});
   throwIfAborted(signal);
 }
 

@@ -9,10 +9,8 @@
  * checks that the stream holds the same record there, and goes on after it: running it twice, or
  * killing it half way and running it again, gives the same journal.
  */
-import { ErrorCode, JournalError } from '../errors.js';
-import { io } from '../io.js';
-import { Journal, type KeptRecord } from '../journal.js';
-import { readJournal } from '../reader.js';
+import fs from 'node:fs';
+import { ErrorCode, Journal, JournalError, readJournal, type KeptRecord } from 'jsonl-journal';
 import { connect, serverList, throwIfAborted, type Connection, type ConnectionEvent } from './client.js';
 import { recordAt, retrying, streamInfo, type RetryOptions, type StreamRecord } from './stream.js';
 import { decodeRecord } from './wire.js';
@@ -105,7 +103,7 @@ class Restore {
     try {
       const info = await streamInfo(this.#conn, this.#stream, this.#retry);
       const { first_seq: firstStreamSeq, last_seq: end, messages } = info.state;
-      if (io.statSync(this.#file) !== null) {
+      if (fs.existsSync(this.#file)) {
         this.#journal = await Journal.open(this.#file, { create: false });
         this.#journalId = this.#journal.id;
         this.#lastSeq = this.#journal.lastSeq;

@@ -21,11 +21,7 @@
  * to one subscription, rather than a request of the client's each.
  */
 import path from 'node:path';
-import { Consumer } from '../consumer.js';
-import { ErrorCode, JournalError } from '../errors.js';
-import { openJournalFile } from '../file.js';
-import { io } from '../io.js';
-import { readJournal } from '../reader.js';
+import { Consumer, ErrorCode, journalInfo, JournalError, readJournal } from 'jsonl-journal';
 import { connect, natsError, serverList, type Connection, type ConnectionEvent } from './client.js';
 import { Publisher, type PublishError } from './publisher.js';
 import { recordAt, shippingSubject, streamInfo, type RetryOptions, type StreamRecord } from './stream.js';
@@ -154,8 +150,7 @@ interface Entry {
 export async function ship(file: string, options: ShipOptions): Promise<Shipper> {
   if (typeof file !== 'string' || file === '') throw new TypeError('path must be a non-empty string');
   const o = resolve(options);
-  const { fd, header } = await openJournalFile(file, 'r');
-  await io.close(fd).catch(() => {});
+  const { header } = await journalInfo(file);
   const conn = await connect({ servers: o.servers, failFast: o.failFast, name: `jsonl-journal ship ${path.basename(file)}`, signal: o.signal, onEvent: o.onEvent });
   try {
     const consumer = await Consumer.open(file, o.consumer);

@@ -5,7 +5,7 @@
  * are retried with backoff.
  */
 import type { MsgRequest, StreamInfo } from '@nats-io/jetstream';
-import { ErrorCode, JournalError } from '../errors.js';
+import { ErrorCode, JournalError } from 'jsonl-journal';
 import { backoffMs, isTransient, natsError, sleep, type Connection, type ConnectionEvent } from './client.js';
 import { decodeRecord, type WireRecord } from './wire.js';
 

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { compact, Journal, readJournal, verify } from '../../dist/index.js';
-import { io } from '../../dist/io.js';
+import { io } from '../../dist/fs/io.js';
 
 /** Why a real disk-full test cannot run here, or null if it can. */
 export function unavailable() {

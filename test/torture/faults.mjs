@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { compact, Journal, JournalError, readJournal, verify } from '../../dist/index.js';
-import { io } from '../../dist/io.js';
+import { io } from '../../dist/fs/io.js';
 import { recordFor } from './records.mjs';
 
 const errno = (code, syscall) => Object.assign(new Error(`${code}: injected, ${syscall}`), { code, syscall });

@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { compact, Journal, readJournal, verify } from '../../dist/index.js';
-import { io } from '../../dist/io.js';
+import { io } from '../../dist/fs/io.js';
 import { prng } from './prng.mjs';
 
 const SECTOR = 512;

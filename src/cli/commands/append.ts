@@ -1,7 +1,6 @@
 /** journal append <file> [--atomic]: one record per line of JSON on stdin. */
 import { createInterface } from 'node:readline';
-import { isJournalError } from '../../errors.js';
-import { Journal } from '../../journal.js';
+import { isJournalError, Journal } from 'jsonl-journal';
 import { onePath, report, type Command } from '../command.js';
 import { count, Exit, red } from '../term.js';
 

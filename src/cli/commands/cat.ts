@@ -1,6 +1,5 @@
 /** journal cat <file> [--from-seq N] [--follow] [--data]: records as JSON lines, for jq and friends. */
-import { follow } from '../../follow.js';
-import { readJournal } from '../../reader.js';
+import { follow, readJournal } from 'jsonl-journal';
 import { interruption, intOption, onePath, report, type Command } from '../command.js';
 import { PipeReaderWatch } from '../pipe-reader.js';
 import { Exit, Out } from '../term.js';

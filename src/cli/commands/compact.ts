@@ -1,6 +1,5 @@
 /** journal compact <file> [--key <path>] [--before-seq N] [--retain-for-consumers]. */
-import { compact } from '../../compact.js';
-import type { JournalRecord } from '../../reader.js';
+import { compact, type JournalRecord } from 'jsonl-journal';
 import { intOption, onePath, report, type Command } from '../command.js';
 import { bytes, count, Exit, Progress } from '../term.js';
 

@@ -1,5 +1,5 @@
 /** journal consumers <file> [--json]: named consumers, their positions and lag. */
-import { listConsumers } from '../../consumer.js';
+import { listConsumers } from 'jsonl-journal';
 import { onePath, report, type Command } from '../command.js';
 import { count, Exit } from '../term.js';
 

@@ -1,5 +1,5 @@
 /** journal repair <file>: rewrite without the damaged lines, keeping a .broken copy. */
-import { repair } from '../../repair.js';
+import { repair } from 'jsonl-journal';
 import { onePath, report, type Command } from '../command.js';
 import { bytes, count, Exit, Progress, yellow } from '../term.js';
 

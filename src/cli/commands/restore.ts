@@ -1,5 +1,5 @@
 /** journal restore <file> --server URL --stream NAME [--fail-fast] [--json]: rebuild a journal from a stream ship filled. */
-import { restore, type RestoreEvent } from '../../nats/index.js';
+import { restore, type RestoreEvent } from 'jsonl-journal/nats';
 import { interruption, natsTarget, onePath, report, type Command } from '../command.js';
 import { count, Exit, Progress, yellow } from '../term.js';
 

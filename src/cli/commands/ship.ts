@@ -1,5 +1,5 @@
 /** journal ship <file> --server URL --stream NAME [--subject S] ...: publish a journal to NATS JetStream, live. */
-import { ship, type ShipEvent } from '../../nats/index.js';
+import { ship, type ShipEvent } from 'jsonl-journal/nats';
 import { interruption, intOption, natsTarget, onePath, report, type Command } from '../command.js';
 import { count, Exit, red, yellow } from '../term.js';
 

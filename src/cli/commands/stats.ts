@@ -1,6 +1,5 @@
 /** journal stats <file> [--json]: header, records, seq range, size, last append time. */
-import { readJournal } from '../../reader.js';
-import { verify } from '../../verify.js';
+import { readJournal, verify } from 'jsonl-journal';
 import { onePath, report, type Command } from '../command.js';
 import { bytes, count, Exit, Progress } from '../term.js';
 

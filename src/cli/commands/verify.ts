@@ -1,8 +1,5 @@
 /** journal verify <file> [--json] [--fix]: check every line, report, and optionally cut a torn tail. */
-import { ErrorCode, isJournalError } from '../../errors.js';
-import { Journal, tornTailCutAtOpen } from '../../journal.js';
-import type { TornTail } from '../../scan.js';
-import { verify, type VerifyReport } from '../../verify.js';
+import { ErrorCode, isJournalError, Journal, verify, type TornTail, type VerifyReport } from 'jsonl-journal';
 import { isBug, onePath, report, type Command } from '../command.js';
 import { bold, bytes, count, Exit, green, Progress, red, yellow } from '../term.js';
 
@@ -41,7 +38,7 @@ not a journal, a damaged header, I/O error); 64 usage error.`,
         // differ from what the check saw (a live writer may have finished that batch, or cut it and
         // appended since), so what is reported is what the open cut.
         const j = await Journal.open(file, { create: false });
-        cut = tornTailCutAtOpen(j);
+        cut = j.recovered;
         await j.close();
         rep = await check(file, json, deep);
       }

@@ -7,7 +7,7 @@
 //   way a logger with a user-space buffer writes (the ack comes before the data left the process).
 import fs from 'node:fs';
 import { Journal } from '../../../dist/index.js';
-import { io } from '../../../dist/io.js';
+import { io } from '../../../dist/fs/io.js';
 import { prng } from '../prng.mjs';
 import { recordFor } from '../records.mjs';
 

@@ -1,22 +1,11 @@
 /**
- * Checks the far part of a journal on a worker thread while `verify` checks the near part, so that
- * a large verify uses two cores.
- *
- * The worker runs the scan every reader runs (checksums, envelopes, seq order, commit marks) over
- * `[from, to)`, where `from` is the end of a batch. What it reports is used only when its range
- * holds no damage, begins with a committed batch and follows on from the near part. Anything else
- * (damage, a thread that cannot start, a range whose first seq does not rise) makes it report
- * nothing, and verify scans the range itself: every report is the one a single sequential scan
- * gives, line numbers included.
- *
- * This module is also the worker's entry point. It reads through io.ts, which loads the flock addon
- * only when a lock is taken, never here: the addon must not be loaded by a second thread.
+ * Checks the far part of a journal on a worker thread while verify checks the near part, so that a
+ * large verify uses two cores; its verdict is used only when it is clean and follows on
+ * (docs/design.md, "verify on two threads"). This module is also the worker's entry point.
  */
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { LineFeeder } from './lines.js';
-import { BatchScanner, type TornTail } from './scan.js';
-
-const CHUNK = 512 * 1024;
+import type { TornTail } from '../scan/batches.js';
+import { JournalScan } from '../scan/scan.js';
 
 /** What the scan of a clean far range found. */
 export interface RangeVerdict {
@@ -42,20 +31,23 @@ interface Job {
 
 /** Scans `[from, to)`; null unless it holds no damage and at least one committed batch. */
 async function checkRange(job: Job): Promise<RangeVerdict | null> {
-  const scanner = new BatchScanner(job.from, { path: job.path, prevSeq: 0, onCorrupt: 'report', collect: false });
-  const feeder = new LineFeeder(job.fd, job.from, CHUNK, job.maxLine, { marksOnly: !job.deep, readAhead: true });
+  // Reads go through fs/io.ts, which loads the flock addon only when a lock is taken, never here:
+  // the addon must not be loaded by a second thread.
+  const scanner = new JournalScan(job.fd, {
+    path: job.path, from: job.from, to: job.to, onCorrupt: 'report', decode: job.deep ? 'data' : 'marks', collect: false, readAhead: true, maxLineBytes: job.maxLine,
+  });
   try {
-    while ((await feeder.step(scanner, job.to)) > 0) {
+    while ((await scanner.step()) > 0) {
       if (Atomics.load(job.stop, 0) !== 0 || scanner.corrupt.length > 0) return null;
-      job.pos[0] = feeder.pos;
+      job.pos[0] = scanner.pos;
     }
   } catch {
     // A failed read: the caller's own scan of the range meets it and reports it.
     return null;
   } finally {
-    await feeder.settle();
+    await scanner.settle();
   }
-  const tornTail = scanner.finish(Math.min(job.to, feeder.pos));
+  const tornTail = scanner.finish(Math.min(job.to, scanner.pos));
   if (scanner.corrupt.length > 0 || scanner.records === 0) return null;
   return { records: scanner.records, firstSeq: scanner.firstSeq, lastSeq: scanner.lastSeq, tornTail };
 }

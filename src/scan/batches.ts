@@ -1,5 +1,6 @@
 /**
- * Turns decoded lines into committed batches, and decides what a problem in the file is.
+ * Turns decoded lines into committed batches, and decides what a problem in the file is: a torn
+ * tail (cut quietly) or corruption (loud). docs/format.md §5 states the rule; this is its code.
  *
  * A batch is the run of records after one commit line up to and including the next one. It is
  * committed when every line in it is intact, seqs rise, and the commit mark counts its records.
@@ -14,8 +15,8 @@
  * durable, no append of them or after them can have been acknowledged as durable, and everything
  * from the end of the last committed batch on is a torn tail.
  */
-import { ErrorCode, JournalError } from './errors.js';
-import type { DecodedLine, Envelope } from './format.js';
+import { ErrorCode, JournalError } from '../errors.js';
+import type { DecodedLine, Envelope } from '../format/envelope.js';
 
 export interface ScannedRecord {
   seq: number;
@@ -39,7 +40,7 @@ export interface TornTail {
   bytes: number;
 }
 
-export interface ScanOptions {
+export interface BatchScannerOptions {
   path: string;
   /** seq of the last committed record before the first line fed (0 at the top of a file). */
   prevSeq: number;
@@ -103,7 +104,7 @@ export class BatchScanner {
   #pendingLastSeq = 0;
   #suspect: Suspect | null = null;
 
-  constructor(start: number, opts: ScanOptions) {
+  constructor(start: number, opts: BatchScannerOptions) {
     this.#path = opts.path;
     this.#throw = opts.onCorrupt === 'throw';
     this.#collect = opts.collect;

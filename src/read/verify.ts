@@ -1,18 +1,18 @@
 /**
- * verify: a full check of a journal file, reported rather than thrown. It reads every line, checks
- * every checksum and batch, and says what it found: records, seq range, a torn tail, and each
- * damaged line before durable data. It changes nothing; cutting and repairing are separate steps.
+ * verify(): a full check of a journal file, reported rather than thrown: records, seq range, a torn
+ * tail, and each damaged line before durable data. It changes nothing; cutting and repairing are
+ * separate steps.
  */
-import { ErrorCode, JournalError, ioError } from './errors.js';
-import { openJournalFile } from './file.js';
-import type { Header } from './format.js';
-import { io } from './io.js';
-import { LineFeeder } from './lines.js';
-import { FileLock } from './lock.js';
-import { startRangeCheck, type RangeCheck, type RangeVerdict } from './range-check.js';
-import { DEFAULT_MAX_LINE } from './reader.js';
-import { BatchScanner, type Damage, type TornTail } from './scan.js';
-import { findLine } from './seek.js';
+import { ErrorCode, JournalError, ioError } from '../errors.js';
+import type { Header } from '../format/header.js';
+import { MAX_LINE_BYTES } from '../format/limits.js';
+import { io } from '../fs/io.js';
+import { FileLock } from '../fs/lock.js';
+import type { Damage, TornTail } from '../scan/batches.js';
+import { openJournalFile } from '../scan/open.js';
+import { JournalScan } from '../scan/scan.js';
+import { findLine } from '../scan/seek.js';
+import { startRangeCheck, type RangeCheck, type RangeVerdict } from './verify-worker.js';
 
 export interface VerifyReport {
   /** True when there is neither a torn tail nor damage. */
@@ -49,8 +49,6 @@ export interface VerifyOptions {
   parallel?: boolean;
 }
 
-/** Below Node's ~1 MB threshold for external strings (see reader.ts). */
-const CHUNK = 512 * 1024;
 /** How long verify waits for a writer to finish its batch before taking the file size. */
 const SNAPSHOT_WAIT_MS = 2000;
 /** Below this, a second thread costs more to start (tens of ms) than it saves. */
@@ -68,18 +66,19 @@ export async function verify(path: string, opts: VerifyOptions = {}): Promise<Ve
   const lock = new FileLock(fd, path);
   try {
     const bytes = await snapshotSize(fd, lock);
-    const maxLine = opts.maxLineBytes ?? DEFAULT_MAX_LINE;
+    const maxLine = opts.maxLineBytes ?? MAX_LINE_BYTES;
     const deep = opts.deep === true;
-    const scanner = new BatchScanner(headerEnd, { path, prevSeq: 0, firstLine: 2, onCorrupt: 'report', collect: false });
-    const feeder = new LineFeeder(fd, headerEnd, CHUNK, maxLine, { marksOnly: !deep, readAhead: true });
+    const scanner = new JournalScan(fd, {
+      path, from: headerEnd, to: bytes, firstLine: 2, onCorrupt: 'report', decode: deep ? 'data' : 'marks', collect: false, readAhead: true, maxLineBytes: maxLine,
+    });
     let far: RangeCheck | null = null;
     /** The worker's verdict on the second half, when it is taken in place of this thread's scan of it. */
     let farVerdict: RangeVerdict | null = null;
     const scan = async (limit: number, total: number) => {
-      while ((await feeder.step(scanner, limit)) > 0) {
+      while ((await scanner.step(limit)) > 0) {
         if (opts.signal?.aborted) throw abortedError(path, opts.signal);
         // While a worker checks from the seam (the limit) on, what it has read counts too.
-        opts.onProgress?.({ bytesRead: feeder.pos + (far !== null && limit < total ? far.pos() - limit : 0), bytesTotal: total });
+        opts.onProgress?.({ bytesRead: scanner.pos + (far !== null && limit < total ? far.pos() - limit : 0), bytesTotal: total });
       }
     };
     try {
@@ -106,9 +105,9 @@ export async function verify(path: string, opts: VerifyOptions = {}): Promise<Ve
       throw ioError('cannot read', path, err);
     } finally {
       await far?.stop();
-      await feeder.settle();
+      await scanner.settle();
     }
-    const tornTail = farVerdict !== null ? farVerdict.tornTail : scanner.finish(Math.min(bytes, feeder.pos));
+    const tornTail = farVerdict !== null ? farVerdict.tornTail : scanner.finish(Math.min(bytes, scanner.pos));
     const records = scanner.records + (farVerdict?.records ?? 0);
     return {
       ok: tornTail === null && scanner.corrupt.length === 0,
@@ -118,7 +117,7 @@ export async function verify(path: string, opts: VerifyOptions = {}): Promise<Ve
       lastSeq: farVerdict?.lastSeq ?? (scanner.records > 0 ? scanner.lastSeq : null),
       bytes,
       tornTail,
-      corrupt: scanner.corrupt,
+      corrupt: [...scanner.corrupt],
     };
   } finally {
     await lock.closeWhenSettled(() => io.close(fd)).catch(() => {});

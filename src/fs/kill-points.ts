@@ -1,5 +1,6 @@
 /**
- * Named kill points for crash tests, in the manner of RocksDB's TEST_KILL_RANDOM: with
+ * A test hook, inert unless armed: named kill points for crash tests, in the manner of RocksDB's
+ * TEST_KILL_RANDOM. With
  * JSONL_JOURNAL_KILL_POINT=<name>[:<n>] in the environment, the process kills itself with SIGKILL
  * the n-th time (default: the first) it reaches the point named. Unset, every check is one
  * comparison against undefined.

@@ -1,27 +1,17 @@
 /**
  * follow(): replays a journal from a seq, then yields new records as any process appends them,
- * like `tail -f` but record-exact.
- *
- * At the end of the file the follower waits, woken by fs.watch on the journal's directory (which
- * sees appends, and a compaction's rename, and the journal's creation) or by a polling timer that
- * still works where watch events are missed. An idle follower costs one stat per poll.
- *
- * Bytes after the last committed batch are "not yet": the next attempt re-reads them from the end
- * of that batch, which also copes with a writer cutting a torn tail and writing over it. A changed
- * inode means the journal was compacted: the follower reopens the path and goes on after the last
- * seq it yielded, skipping what compaction removed; if retention removed records it still needed,
- * it says so (POSITION_GONE).
+ * like `tail -f` but record-exact, across compactions (docs/design.md, "Following").
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { ErrorCode, JournalError, ioError } from './errors.js';
-import { openJournalFile } from './file.js';
-import type { Header } from './format.js';
-import { dirOf, io } from './io.js';
-import { LineFeeder } from './lines.js';
-import { DEFAULT_MAX_LINE, type JournalRecord } from './reader.js';
-import { BatchScanner } from './scan.js';
-import { seekSeq } from './seek.js';
+import { ErrorCode, JournalError, ioError } from '../errors.js';
+import type { Header } from '../format/header.js';
+import { MAX_LINE_BYTES } from '../format/limits.js';
+import { dirOf, io } from '../fs/io.js';
+import { openJournalFile } from '../scan/open.js';
+import { CHUNK_BYTES, JournalScan } from '../scan/scan.js';
+import { seekSeq } from '../scan/seek.js';
+import { RecordIterator, type JournalRecord } from './record-iterator.js';
 
 export interface FollowOptions {
   /** The first seq to yield. Without it, the follower starts at the oldest record there is. */
@@ -46,11 +36,10 @@ export interface FollowOptions {
   pollMs?: number;
 }
 
-const CHUNK = 256 * 1024;
 /** The largest single read used to take in an unfinished batch or damaged stretch whole. */
 const MAX_ONE_READ = 64 * 1024 * 1024;
 
-export class Follower implements AsyncIterableIterator<JournalRecord>, AsyncDisposable {
+export class Follower extends RecordIterator {
   readonly path: string;
   readonly #dir: string;
   readonly #base: string;
@@ -68,13 +57,10 @@ export class Follower implements AsyncIterableIterator<JournalRecord>, AsyncDisp
   #dev = 0;
   #ino = 0;
   #header: Header | null = null;
-  #feeder: LineFeeder | null = null;
-  #scanner: BatchScanner | null = null;
+  #scan: JournalScan | null = null;
   /** A failure found after records that are still to be handed out: thrown by the next read. */
   #deferred: JournalError | null = null;
-  /** Bytes the feeder asks for per read (grown to re-read an unfinished batch in one read). */
-  #chunk = CHUNK;
-  /** Where the current scanner began, and whether that may be inside a batch. */
+  /** Where the current scan began, and whether that may be inside a batch. */
   #scanStart = 0;
   #scanMid = false;
   /** Offset known durable in the current file (by a commit mark or this follower's fdatasync). */
@@ -82,9 +68,6 @@ export class Follower implements AsyncIterableIterator<JournalRecord>, AsyncDisp
   /** The file's size and mtime when the last read reached its end: a wake-up that finds them unchanged skips reading. */
   #atEnd = '';
 
-  /** Records being handed out; each slot is emptied as its record goes (see JournalReader). */
-  #batch: (JournalRecord | undefined)[] = [];
-  #i = 0;
   #closed = false;
 
   #watchStarted = false;
@@ -96,6 +79,7 @@ export class Follower implements AsyncIterableIterator<JournalRecord>, AsyncDisp
   readonly #onAbort = () => this.#wake?.();
 
   constructor(file: string, opts: FollowOptions = {}) {
+    super(opts.signal);
     if (opts.fromSeq !== undefined && !(Number.isSafeInteger(opts.fromSeq) && opts.fromSeq >= 1)) {
       throw new RangeError('fromSeq must be a positive integer');
     }
@@ -119,56 +103,25 @@ export class Follower implements AsyncIterableIterator<JournalRecord>, AsyncDisp
     return this.#header;
   }
 
-  [Symbol.asyncIterator](): this {
-    return this;
-  }
-
-  next(): Promise<IteratorResult<JournalRecord>> {
-    const batch = this.#batch;
-    const i = this.#i;
-    if (i < batch.length && !this.#signal?.aborted) {
-      const value = batch[i]!;
-      batch[i] = undefined;
-      this.#i = i + 1;
-      return Promise.resolve({ value, done: false });
-    }
-    return this.#fill();
-  }
-
-  async return(): Promise<IteratorResult<JournalRecord>> {
-    await this.#close();
-    return { value: undefined, done: true };
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.#close();
-  }
-
-  async #fill(): Promise<IteratorResult<JournalRecord>> {
+  protected async fill(): Promise<IteratorResult<JournalRecord>> {
     try {
       this.#startWatching();
       for (;;) {
         if (this.#closed || this.#signal?.aborted) {
-          await this.#close();
-          return { value: undefined, done: true };
+          await this.close();
+          return this.dropBatch();
         }
         if (this.#fd < 0 && !(await this.#open())) {
           await this.#waitForChange();
           continue;
         }
         const records = this.#stamp() === this.#atEnd ? null : await this.#read();
-        if (records !== null) {
-          const value = records[0]!;
-          this.#batch = records;
-          this.#batch[0] = undefined;
-          this.#i = 1;
-          return { value, done: false };
-        }
+        if (records !== null) return this.handOut(records, 0);
         if (await this.#replaced()) continue;
         await this.#waitForChange();
       }
     } catch (err) {
-      await this.#close();
+      await this.close();
       if (err instanceof JournalError) throw err;
       throw ioError('cannot follow', this.path, err);
     }
@@ -181,32 +134,32 @@ export class Follower implements AsyncIterableIterator<JournalRecord>, AsyncDisp
   async #read(): Promise<JournalRecord[] | null> {
     if (this.#deferred !== null) throw this.#deferred;
     for (;;) {
-      const feeder = this.#feeder!;
-      const scanner = this.#scanner!;
-      const asked = this.#chunk;
+      const scan = this.#scan!;
+      const asked = scan.chunkBytes;
       // Taken before the read: a stamp taken after a read that found the end could include bytes
       // appended in between, and the wake-ups that find it unchanged would never read them.
       const stamp = this.#stamp();
       let n: number;
+      let out: JournalRecord[];
       try {
-        n = await feeder.step(scanner);
+        n = await scan.step();
+        out = scan.take();
       } catch (err) {
         // Damage under durable data ends the follow, but the batches committed before it in the
         // same read are handed out first. They need no fdatasync: the commit mark that proved the
         // damage durable vouches for every byte before it.
-        if (!(err instanceof JournalError) || scanner.out.every((r) => r.seq < this.#nextSeq)) throw err;
+        out = scan.take();
+        if (!(err instanceof JournalError) || out.every((r) => r.seq < this.#nextSeq)) throw err;
         this.#deferred = err;
         n = 0;
       }
-      const out = scanner.out;
-      scanner.out = [];
       if (this.#deferred !== null) {
         const records = out.filter((r) => r.seq >= this.#nextSeq);
         this.#nextSeq = records[records.length - 1]!.seq + 1;
         return records;
       }
       const atEof = n < asked;
-      const held = feeder.pos - scanner.committedEnd;
+      const held = scan.pos - scan.committedEnd;
       if (held > 0) {
         // Bytes after the last committed batch: a batch not complete in this read, a torn tail or
         // damage. They are never joined to the bytes of a later read: between two reads a writer
@@ -217,24 +170,24 @@ export class Follower implements AsyncIterableIterator<JournalRecord>, AsyncDisp
         // Reads stay that big while catching up, and several batches big: every read ends in the
         // middle of a batch, and a read of twice a batch's size decoded (and parsed) half as many
         // bytes again as the file holds.
-        if (atEof) this.#restartAt(scanner.committedEnd, scanner.lastSeq, CHUNK);
-        else if (held * 4 <= this.#chunk) this.#restartAt(scanner.committedEnd, scanner.lastSeq, this.#chunk);
-        else if (held * 2 <= MAX_ONE_READ) this.#restartAt(scanner.committedEnd, scanner.lastSeq, Math.min(MAX_ONE_READ, Math.max(CHUNK, held * 8)));
-      } else if (atEof && this.#chunk !== CHUNK) {
+        if (atEof) this.#restartAt(scan.committedEnd, scan.lastSeq, CHUNK_BYTES);
+        else if (held * 4 <= asked) this.#restartAt(scan.committedEnd, scan.lastSeq, asked);
+        else if (held * 2 <= MAX_ONE_READ) this.#restartAt(scan.committedEnd, scan.lastSeq, Math.min(MAX_ONE_READ, Math.max(CHUNK_BYTES, held * 8)));
+      } else if (atEof && asked !== CHUNK_BYTES) {
         // Caught up: back to small reads (and a small buffer) at the live end.
-        this.#restartAt(scanner.committedEnd, scanner.lastSeq, CHUNK);
+        this.#restartAt(scan.committedEnd, scan.lastSeq, CHUNK_BYTES);
       }
       let i = 0;
       while (i < out.length && out[i]!.seq < this.#nextSeq) i++;
       if (i < out.length) {
         const records = i === 0 ? out : out.slice(i);
-        if (this.#durableOnly && scanner.committedEnd > Math.max(this.#durableEnd, scanner.synced)) {
+        if (this.#durableOnly && scan.committedEnd > Math.max(this.#durableEnd, scan.synced)) {
           try {
             await io.fdatasync(this.#fd);
           } catch (err) {
             throw ioError('fdatasync failed on', this.path, err, ErrorCode.SYNC_FAILED);
           }
-          this.#durableEnd = scanner.committedEnd;
+          this.#durableEnd = scan.committedEnd;
         }
         this.#nextSeq = records[records.length - 1]!.seq + 1;
         this.#positioned = true;
@@ -278,10 +231,10 @@ export class Follower implements AsyncIterableIterator<JournalRecord>, AsyncDisp
       }
       this.#nextSeq = 1;
     }
-    const start = this.#nextSeq > 1 ? await seekSeq(fd, headerEnd, id.size, this.#nextSeq, DEFAULT_MAX_LINE) : headerEnd;
-    this.#feeder = new LineFeeder(fd, start, CHUNK, DEFAULT_MAX_LINE);
-    this.#chunk = CHUNK;
-    this.#newScanner(start, 0, start !== headerEnd);
+    const start = this.#nextSeq > 1 ? await seekSeq(fd, headerEnd, id.size, this.#nextSeq, MAX_LINE_BYTES) : headerEnd;
+    this.#scanStart = start;
+    this.#scanMid = start !== headerEnd;
+    this.#scan = new JournalScan(fd, { path: this.path, from: start, midBatch: this.#scanMid, onCorrupt: 'throw', decode: 'data' });
     return true;
   }
 
@@ -290,19 +243,12 @@ export class Follower implements AsyncIterableIterator<JournalRecord>, AsyncDisp
     return `${st.size}:${st.mtimeMs}`;
   }
 
-  #restartAt(pos: number, prevSeq: number, chunk = CHUNK): void {
+  #restartAt(pos: number, prevSeq: number, chunk: number): void {
     // Still at the line where reading began after a seek: that may be the middle of a batch.
     const midBatch = this.#scanMid && pos === this.#scanStart;
-    if (chunk === this.#chunk) this.#feeder!.reset(pos);
-    else this.#feeder = new LineFeeder(this.#fd, pos, chunk, DEFAULT_MAX_LINE);
-    this.#chunk = chunk;
-    this.#newScanner(pos, prevSeq, midBatch);
-  }
-
-  #newScanner(pos: number, prevSeq: number, midBatch: boolean): void {
+    this.#scan!.restart(pos, prevSeq, midBatch, chunk);
     this.#scanStart = pos;
     this.#scanMid = midBatch;
-    this.#scanner = new BatchScanner(pos, { path: this.path, prevSeq, midBatch, onCorrupt: 'throw', collect: true });
   }
 
   /** Whether the path now names another file (compaction); if so, moves to it. */
@@ -310,7 +256,7 @@ export class Follower implements AsyncIterableIterator<JournalRecord>, AsyncDisp
     const now = io.statSync(this.path);
     if (now !== null && now.ino === this.#ino && now.dev === this.#dev) {
       // Same file. If it shrank below what was committed, it was rewritten in place (repair): start over from the position.
-      if (now.size >= this.#scanner!.committedEnd) return false;
+      if (now.size >= this.#scan!.committedEnd) return false;
     }
     if (now === null) return false;
     await this.#closeFile();
@@ -358,16 +304,14 @@ export class Follower implements AsyncIterableIterator<JournalRecord>, AsyncDisp
   async #closeFile(): Promise<void> {
     const fd = this.#fd;
     this.#fd = -1;
-    this.#feeder = null;
-    this.#scanner = null;
+    this.#scan = null;
     if (fd >= 0) await io.close(fd).catch(() => {});
   }
 
-  async #close(): Promise<void> {
+  protected async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#batch = [];
-    this.#i = 0;
+    this.dropBatch();
     this.#signal?.removeEventListener('abort', this.#onAbort);
     this.#watcher?.close();
     this.#watcher = null;

@@ -1,15 +1,14 @@
 /**
  * Finding where to start reading for a given seq without scanning from the top: seqs rise through
- * the file, so the byte range is bisected. Each probe lands anywhere, skips to the next LF, and
- * reads the first intact record line after it. O(log n) probes of one small read each.
+ * the file, so the byte range is bisected, O(log n) probes of one small read each.
  */
-import { decodeMarks, type Envelope } from './format.js';
-import { io } from './io.js';
+import { decodeMarks, type Envelope } from '../format/envelope.js';
+import { LF } from '../format/frame.js';
+import { io } from '../fs/io.js';
 
 const PROBE_BYTES = 64 * 1024;
 /** Below this span, reading through is cheaper than probing again. */
 const LINEAR_SPAN = 64 * 1024;
-const LF = 0x0a;
 
 /**
  * A line start at or before the first record with seq >= `target` in `[from, size)`. Every record

@@ -10,7 +10,8 @@
  * attached to its fd: the next acquire on that fd adopts it, and if nobody does by the time it is
  * granted, it is released at once.
  */
-import { ErrorCode, JournalError, ioError, typed } from './errors.js';
+import { setTimeout as delay } from 'node:timers/promises';
+import { ErrorCode, JournalError, ioError, typed } from '../errors.js';
 import { io } from './io.js';
 
 /** Whether this process already has a blocking flock waiting in the threadpool. */
@@ -51,7 +52,7 @@ export class FileLock {
       return;
     }
     const deadline = Date.now() + timeoutMs;
-    let delay = 1;
+    let pollMs = 1;
     for (;;) {
       if (signal?.aborted) throw abortError(signal, this.#path);
       if (this.#waiting === null && !blockingInFlight) this.#startBlockingWait();
@@ -67,8 +68,9 @@ export class FileLock {
       }
       const left = deadline - Date.now();
       if (left <= 0) throw this.#timeout(timeoutMs, signal);
-      await sleep(Math.min(delay, left), signal);
-      delay = Math.min(delay * 2, MAX_POLL_MS);
+      // An abort ends the wait early; the loop's first check turns it into ABORTED.
+      await delay(Math.min(pollMs, left), undefined, { signal }).catch(() => {});
+      pollMs = Math.min(pollMs * 2, MAX_POLL_MS);
       if (this.#waiting === null && io.tryLockSync(this.#fd)) {
         this.#held = true;
         return;
@@ -153,20 +155,5 @@ function untilDeadline(p: Promise<void>, deadline: number, signal?: AbortSignal)
       signal?.removeEventListener('abort', onAbort);
       reject(err);
     });
-  });
-}
-
-/** Waits `ms`, or less if `signal` aborts first: it resolves then too, and the caller checks the signal. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      resolve();
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
   });
 }

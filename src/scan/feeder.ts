@@ -6,12 +6,13 @@
  * file they are "not yet", not damage.
  */
 import { isAscii } from 'node:buffer';
-import { runCrcNative } from './crc.js';
-import { checkFrames, decodeLine, decodeMarks, FRAME_PREFIX, newEnvelope, type DecodedLine } from './format.js';
-import { io } from './io.js';
-import type { BatchScanner } from './scan.js';
+import { runCrcNative } from '../format/crc.js';
+import { decodeLine, decodeMarks, newEnvelope, type DecodedLine } from '../format/envelope.js';
+import { checkFrames, LF } from '../format/frame.js';
+import { FRAME_PREFIX } from '../format/limits.js';
+import { io } from '../fs/io.js';
+import type { BatchScanner } from './batches.js';
 
-const LF = 0x0a;
 const TOO_LONG: DecodedLine = 'line too long';
 /** Bytes of lines decoded into one string: under V8's 128 KiB limit for objects outside the large-object space. */
 const TEXT_RUN = 64 * 1024;

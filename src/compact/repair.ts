@@ -4,12 +4,12 @@
  * without the damaged lines by write-replace, keeping every intact record with its seq, and says
  * what it dropped. Never run implicitly: readers report damage, they do not repair it.
  */
-import fs from 'node:fs';
-import { ioError } from './errors.js';
+import { ioError } from '../errors.js';
+import { copyDurably } from '../fs/durable.js';
+import { io } from '../fs/io.js';
+import type { Damage, TornTail } from '../scan/batches.js';
+import { openJournalFile } from '../scan/open.js';
 import { rewrite, type CompactOptions } from './compact.js';
-import { openJournalFile } from './file.js';
-import { dirOf, io } from './io.js';
-import type { Damage, TornTail } from './scan.js';
 
 export interface RepairResult {
   /** The copy of the journal as it was. */
@@ -42,19 +42,6 @@ export async function repair(file: string, opts: Pick<CompactOptions, 'signal' |
 async function keepCopy(file: string): Promise<string> {
   for (let n = 0; ; n++) {
     const target = n === 0 ? `${file}.broken` : `${file}.broken.${n}`;
-    try {
-      await fs.promises.copyFile(file, target, fs.constants.COPYFILE_EXCL);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EEXIST') continue;
-      throw ioError('cannot keep a copy of', file, err);
-    }
-    const fd = await io.open(target, fs.constants.O_RDONLY);
-    try {
-      await io.fsync(fd);
-    } finally {
-      await io.close(fd);
-    }
-    await io.fsyncDir(dirOf(file));
-    return target;
+    if (await copyDurably(file, target)) return target;
   }
 }

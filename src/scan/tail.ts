@@ -1,23 +1,16 @@
 /**
- * Finding where a journal's committed data ends, for a writer about to append.
- *
- * A full recovery (at open, or when the file changed under the writer in a way it cannot follow)
- * reads backward from the end to the last intact commit line, takes the durable offset it vouches
- * for, and validates forward from there. Everything before that offset was durable and is not read:
- * opening a multi-GB journal reads only the tail a crash could have touched.
- *
- * An incremental scan (a writer that finds the file grew since its own last batch) validates only
- * the new bytes.
+ * Where a journal's committed data ends, and its last seq: for a writer about to append, and for
+ * whoever needs the last seq without reading the whole file. Only the tail a crash could have
+ * touched is read (docs/design.md, "Recovery").
  */
-import { ErrorCode, JournalError, ioError } from './errors.js';
-import { decodeMarks, type Envelope } from './format.js';
-import { io } from './io.js';
-import { LineFeeder } from './lines.js';
-import { BatchScanner, type TornTail } from './scan.js';
+import { ErrorCode, JournalError, ioError } from '../errors.js';
+import { decodeMarks, type Envelope } from '../format/envelope.js';
+import { LF } from '../format/frame.js';
+import { io } from '../fs/io.js';
+import type { TornTail } from './batches.js';
+import { JournalScan } from './scan.js';
 
 const BACK_CHUNK = 64 * 1024;
-const FORWARD_CHUNK = 256 * 1024;
-const LF = 0x0a;
 
 export interface TailState {
   /** End of the last committed batch: where the next batch goes. */
@@ -34,38 +27,40 @@ export interface TailState {
 const SYNC_SCAN_MAX = 1024 * 1024;
 
 /**
- * Validates `[from, size)`, where `from` is the end of a committed batch whose last seq is prevSeq.
- * A small range (what other writers appended since this one's last batch) is read synchronously,
- * so the lock is not held across trips through the threadpool.
+ * Validates `[from, size)`, where `from` is the end of a committed batch whose last seq is prevSeq:
+ * what other writers appended since this one's last batch. A small range is read synchronously, so
+ * the writers' lock is not held across trips through the threadpool.
  */
-export async function scanFrom(
+export async function scanAppended(
   fd: number, file: string, from: number, prevSeq: number, size: number, maxLineBytes: number, midBatch = false,
 ): Promise<TailState> {
-  const scanner = new BatchScanner(from, { path: file, prevSeq, onCorrupt: 'throw', collect: false, midBatch });
-  const feeder = new LineFeeder(fd, from, FORWARD_CHUNK, maxLineBytes, { marksOnly: true });
+  const scan = new JournalScan(fd, { path: file, from, to: size, prevSeq, midBatch, onCorrupt: 'throw', decode: 'marks', maxLineBytes });
   try {
-    if (size - from <= SYNC_SCAN_MAX) while (feeder.stepSync(scanner, size) > 0);
-    else while ((await feeder.step(scanner, size)) > 0);
+    if (size - from <= SYNC_SCAN_MAX) while (scan.stepSync() > 0);
+    else while ((await scan.step()) > 0);
   } catch (err) {
     if (err instanceof JournalError) throw err;
     throw ioError('cannot read', file, err);
   }
-  const torn = scanner.finish(size);
-  return { end: scanner.committedEnd, lastSeq: scanner.lastSeq, synced: scanner.synced, torn };
+  const torn = scan.finish(size);
+  return { end: scan.committedEnd, lastSeq: scan.lastSeq, synced: scan.synced, torn };
 }
 
-/** Full recovery of a file whose record lines start at headerEnd. */
-export async function scanTail(fd: number, file: string, headerEnd: number, size: number, maxLineBytes: number): Promise<TailState> {
+/**
+ * Full recovery of a file whose record lines start at headerEnd: reads backward from the end to
+ * the last intact commit line, and validates forward from the offset it vouches for as durable.
+ */
+export async function recoverTail(fd: number, file: string, headerEnd: number, size: number, maxLineBytes: number): Promise<TailState> {
   const last = await findLastCommit(fd, file, headerEnd, size, maxLineBytes);
-  if (last === null) return scanFrom(fd, file, headerEnd, 0, size, maxLineBytes);
+  if (last === null) return scanAppended(fd, file, headerEnd, 0, size, maxLineBytes);
   const vouched = Math.max(headerEnd, Math.min(last.env.synced!, last.offset));
-  if (vouched === headerEnd) return scanFrom(fd, file, headerEnd, 0, size, maxLineBytes);
+  if (vouched === headerEnd) return scanAppended(fd, file, headerEnd, 0, size, maxLineBytes);
   // Start at the commit line that ends at the vouched offset: it tells the seq before the tail.
   const lineStart = await startOfLineEndingAt(fd, file, vouched, headerEnd);
   if (lineStart < 0) {
     throw new JournalError(ErrorCode.CORRUPT, `${file}: the commit mark at offset ${last.offset} vouches for offset ${vouched}, which is not the end of a line`, { path: file, offset: last.offset });
   }
-  return scanFrom(fd, file, lineStart, 0, size, maxLineBytes, true);
+  return scanAppended(fd, file, lineStart, 0, size, maxLineBytes, true);
 }
 
 interface FoundLine {

@@ -1,0 +1,150 @@
+/**
+ * readJournal(): replay of a journal's committed records, in bounded memory. A torn tail ends the
+ * iteration quietly; damage before durable data throws CORRUPT (or, with `corrupt: 'skip'`, is
+ * reported and stepped over).
+ */
+import { JournalError, ioError } from '../errors.js';
+import type { Header } from '../format/header.js';
+import { MAX_LINE_BYTES } from '../format/limits.js';
+import { io } from '../fs/io.js';
+import type { Damage, TornTail } from '../scan/batches.js';
+import { openJournalFile } from '../scan/open.js';
+import { JournalScan } from '../scan/scan.js';
+import { seekSeq } from '../scan/seek.js';
+import { RecordIterator, type JournalRecord } from './record-iterator.js';
+
+export type { JournalRecord };
+
+export interface ReadOptions {
+  /** Start at the first record with seq >= fromSeq, found by bisection (O(log n) reads). */
+  fromSeq?: number;
+  /** Ends the iteration (without an error) when aborted. */
+  signal?: AbortSignal;
+  /**
+   * Damage before durable data: 'throw' ends the iteration with a CORRUPT JournalError (the
+   * default); 'skip' reports each damaged line to onCorrupt and yields the intact records around it.
+   * @default 'throw'
+   */
+  corrupt?: 'throw' | 'skip';
+  onCorrupt?: (damage: Damage) => void;
+  /** Longest line accepted; a longer one is damage. @default 16 MiB + 1 KiB */
+  maxLineBytes?: number;
+}
+
+export class JournalReader extends RecordIterator {
+  readonly path: string;
+  readonly #fromSeq: number;
+  readonly #signal: AbortSignal | undefined;
+  readonly #skip: boolean;
+  readonly #onCorrupt: ((d: Damage) => void) | undefined;
+  readonly #maxLine: number;
+  #fd = -1;
+  #header: Header | null = null;
+  #scan: JournalScan | null = null;
+  #reported = 0;
+  #done = false;
+  /** Corruption found while records before it are still to be handed out. */
+  #error: unknown = null;
+  #torn: TornTail | null = null;
+
+  constructor(path: string, opts: ReadOptions = {}) {
+    super(opts.signal);
+    if (opts.fromSeq !== undefined && !(Number.isSafeInteger(opts.fromSeq) && opts.fromSeq >= 1)) {
+      throw new RangeError('fromSeq must be a positive integer');
+    }
+    if (opts.corrupt !== undefined && opts.corrupt !== 'throw' && opts.corrupt !== 'skip') {
+      throw new TypeError(`corrupt must be 'throw' or 'skip'`);
+    }
+    this.path = path;
+    this.#fromSeq = opts.fromSeq ?? 1;
+    this.#signal = opts.signal;
+    this.#skip = opts.corrupt === 'skip';
+    this.#onCorrupt = opts.onCorrupt;
+    this.#maxLine = opts.maxLineBytes ?? MAX_LINE_BYTES;
+  }
+
+  /** The journal's header; null until the first record (or the end) has been read. */
+  get header(): Header | null {
+    return this.#header;
+  }
+
+  /** The torn tail the read ended at, if any (known once the iteration is done). */
+  get tornTail(): TornTail | null {
+    return this.#torn;
+  }
+
+  protected async fill(): Promise<IteratorResult<JournalRecord>> {
+    try {
+      if (this.#fd < 0 && !this.#done) await this.#open();
+      for (;;) {
+        if (this.#error !== null) throw this.#error;
+        if (this.#done || this.#signal?.aborted) {
+          await this.close();
+          return this.dropBatch();
+        }
+        const scan = this.#scan!;
+        let n: number;
+        try {
+          n = await scan.step();
+        } catch (err) {
+          // Records committed before the damage are still handed out first.
+          this.#error = err;
+          n = -1;
+        }
+        this.#report(scan);
+        if (n === 0) {
+          this.#torn = scan.finish(scan.pos);
+          this.#done = true;
+        }
+        const out = scan.take();
+        let i = 0;
+        while (i < out.length && out[i]!.seq < this.#fromSeq) i++;
+        if (i < out.length) return this.handOut(out, i);
+      }
+    } catch (err) {
+      await this.close();
+      if (err instanceof JournalError) throw err;
+      throw ioError('cannot read', this.path, err);
+    }
+  }
+
+  async #open(): Promise<void> {
+    const { fd, header, headerEnd } = await openJournalFile(this.path, 'r');
+    this.#fd = fd;
+    this.#header = header;
+    let start = headerEnd;
+    if (this.#fromSeq > 1) start = await seekSeq(fd, headerEnd, io.fstatSync(fd).size, this.#fromSeq, this.#maxLine);
+    this.#scan = new JournalScan(fd, {
+      path: this.path, from: start, firstLine: start === headerEnd ? 2 : null, midBatch: start !== headerEnd,
+      onCorrupt: this.#skip ? 'report' : 'throw', decode: 'data', readAhead: true, maxLineBytes: this.#maxLine,
+    });
+  }
+
+  #report(scan: JournalScan): void {
+    const found = scan.corrupt;
+    while (this.#reported < found.length) {
+      const d = found[this.#reported++]!;
+      this.#onCorrupt?.(d);
+    }
+  }
+
+  protected async close(): Promise<void> {
+    this.#done = true;
+    this.dropBatch();
+    const fd = this.#fd;
+    if (fd < 0) return;
+    this.#fd = -1;
+    await this.#scan?.settle();
+    await io.close(fd).catch(() => {});
+  }
+}
+
+/**
+ * Replays the committed records of the journal at `path`, from the top or from `fromSeq`.
+ *
+ *   for await (const rec of readJournal(path)) { rec.seq; rec.ts; rec.data; rec.offset }
+ */
+export function readJournal(path: string, opts?: ReadOptions): JournalReader {
+  if (typeof path !== 'string' || path === '') throw new TypeError('path must be a non-empty string');
+  return new JournalReader(path, opts);
+}

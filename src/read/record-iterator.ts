@@ -1,0 +1,74 @@
+/** What readJournal and follow share: an async iterator handing out committed records a batch at a time. */
+
+/** A record as read back. */
+export interface JournalRecord {
+  seq: number;
+  /** Append time, ms since the epoch. */
+  ts: number;
+  data: unknown;
+  /** Byte offset of the record's line in the file. */
+  offset: number;
+}
+
+const DONE: IteratorReturnResult<undefined> = Object.freeze({ value: undefined, done: true });
+
+export abstract class RecordIterator implements AsyncIterableIterator<JournalRecord>, AsyncDisposable {
+  readonly #signal: AbortSignal | undefined;
+  /**
+   * Records being handed out; each slot is emptied as its record goes, so that a record the caller
+   * is done with can be collected young instead of living until the batch's end.
+   */
+  #batch: (JournalRecord | undefined)[] = [];
+  #i = 0;
+
+  constructor(signal: AbortSignal | undefined) {
+    this.#signal = signal;
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<JournalRecord>> {
+    const batch = this.#batch;
+    const i = this.#i;
+    if (i < batch.length && !this.#signal?.aborted) {
+      const value = batch[i]!;
+      batch[i] = undefined;
+      this.#i = i + 1;
+      return Promise.resolve({ value, done: false });
+    }
+    return this.fill();
+  }
+
+  async return(): Promise<IteratorResult<JournalRecord>> {
+    await this.close();
+    return DONE;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  /** Gets the next batch of records and returns the first, or the end. */
+  protected abstract fill(): Promise<IteratorResult<JournalRecord>>;
+
+  /** Releases the file and whatever else the iterator holds; safe to call twice. */
+  protected abstract close(): Promise<void>;
+
+  /** Hands out `records` from index `from` on: returns the first, keeps the rest for next(). */
+  protected handOut(records: (JournalRecord | undefined)[], from: number): IteratorResult<JournalRecord> {
+    const value = records[from]!;
+    records[from] = undefined;
+    this.#batch = records;
+    this.#i = from + 1;
+    return { value, done: false };
+  }
+
+  /** Drops the records not handed out yet. */
+  protected dropBatch(): IteratorReturnResult<undefined> {
+    this.#batch = [];
+    this.#i = 0;
+    return DONE;
+  }
+}
