@@ -1,7 +1,6 @@
 /**
- * One error class for everything that goes wrong inside a journal, with a stable `code` per cause.
- * Codes never change within a major version; messages may. Misuse of the API (a wrong option type)
- * throws a plain TypeError or RangeError instead. The table of codes is docs/errors.md.
+ * JournalError, with a stable `code` per cause (docs/errors.md); codes never change within a major
+ * version. Misuse of the API throws a plain TypeError or RangeError instead.
  */
 
 export const ErrorCode = {

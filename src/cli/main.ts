@@ -1,8 +1,7 @@
 #!/usr/bin/env node
 /**
- * The `journal` command: verify, repair, cat, append, compact, consumers, stats, ship, restore.
- * Arguments are parsed with node:util parseArgs; every failure is one line on stderr and a
- * documented exit code, except a bug, which prints its stack (see report()).
+ * The `journal` command: parses arguments with node:util parseArgs and runs a subcommand; every
+ * failure is one line on stderr and a documented exit code, except a bug, which prints its stack.
  */
 import { parseArgs } from 'node:util';
 import { appendCommand } from './commands/append.js';

@@ -1,15 +1,6 @@
 /**
- * Noticing that the reader of our stdout pipe has gone while we have nothing to write.
- *
- * `journal cat --follow x | head -3` must end once head has its lines. A writer learns that its
- * pipe lost its reader only by writing (EPIPE) or by polling the fd for POLLERR, which is how GNU
- * tail does it. Node has no poll for an arbitrary fd, so an idle follower would wait for the next
- * record, possibly forever. On Linux, /proc tells who holds the pipe and in which mode: this finds
- * the processes holding its read end, and later checks whether any of them still does.
- *
- * It only ever concludes "gone" after it has seen a reader: where readers are invisible (another
- * PID namespace, /proc mounted with hidepid, not Linux), it never fires and the next write's EPIPE
- * remains the way out.
+ * Noticing that the reader of our stdout pipe has gone while we have nothing to write, through
+ * /proc (docs/design.md, "The command's pipes").
  */
 import fs from 'node:fs';
 

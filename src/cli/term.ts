@@ -1,7 +1,6 @@
 /**
- * What the command prints and how: colour only on a terminal and never with NO_COLOR, a progress
- * bar on stderr only when stderr is a terminal, numbers people can read, and writes to stdout that
- * respect backpressure and end quietly when the reader goes away (`journal cat | head`).
+ * What the command prints and how: colour and a progress bar only on a terminal, readable numbers,
+ * and stdout writes that respect backpressure and end quietly when the reader goes (`cat | head`).
  */
 import { once } from 'node:events';
 

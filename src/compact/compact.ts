@@ -116,7 +116,7 @@ export async function rewrite(file: string, opts: CompactOptions, salvage: boole
 
 class Compaction {
   readonly #file: string;
-  readonly #o: CompactOptions;
+  readonly #opts: CompactOptions;
   readonly #lockTimeout: number;
   /** The new file, once created. */
   #out: CompactionOutput | null = null;
@@ -135,7 +135,7 @@ class Compaction {
 
   constructor(file: string, opts: CompactOptions, salvage: boolean) {
     this.#file = file;
-    this.#o = opts;
+    this.#opts = opts;
     this.#salvage = salvage;
     this.#lockTimeout = opts.lockTimeoutMs ?? 30_000;
   }
@@ -148,7 +148,7 @@ class Compaction {
     try {
       // Where the committed data ends now, and its last seq, read under the writers' lock so that a
       // writer cutting a torn tail cannot change the bytes being read.
-      await oldLock.acquire(this.#lockTimeout, this.#o.signal);
+      await oldLock.acquire(this.#lockTimeout, this.#opts.signal);
       let snap;
       try {
         const size = io.fstatSync(fd).size;
@@ -160,15 +160,15 @@ class Compaction {
       } finally {
         oldLock.release();
       }
-      if (this.#o.retainForConsumers) this.#floor = (await consumersFloor(this.#file)) ?? Number.POSITIVE_INFINITY;
-      if (this.#o.key) this.#latest = await this.#index(fd, headerEnd, snap.end);
+      if (this.#opts.retainForConsumers) this.#floor = (await consumersFloor(this.#file)) ?? Number.POSITIVE_INFINITY;
+      if (this.#opts.key) this.#latest = await this.#index(fd, headerEnd, snap.end);
       const newHeader: Header = {
         ...header,
         generation: header.generation + 1,
         // Records appended from here on are copied, so they carry their seqs into the new file.
         maxSeq: Math.max(header.maxSeq, snap.lastSeq),
         // Followers and consumers positioned below this learn that retention removed their records.
-        minSeq: Math.max(header.minSeq, Math.min(this.#o.beforeSeq ?? 1, this.#floor)),
+        minSeq: Math.max(header.minSeq, Math.min(this.#opts.beforeSeq ?? 1, this.#floor)),
       };
       const out = this.#out = await CompactionOutput.create(this.#file, newHeader);
       killPoint('compact-temp-created');
@@ -183,9 +183,9 @@ class Compaction {
       await out.sync();
       this.#checkAbort();
 
-      await oldLock.acquire(this.#lockTimeout, this.#o.signal);
+      await oldLock.acquire(this.#lockTimeout, this.#opts.signal);
       const stallStart = performance.now();
-      this.#o.onProgress?.({ phase: 'swap', bytesRead: end, bytesTotal: io.fstatSync(fd).size, recordsWritten: this.#recordsAfter });
+      this.#opts.onProgress?.({ phase: 'swap', bytesRead: end, bytesTotal: io.fstatSync(fd).size, recordsWritten: this.#recordsAfter });
       try {
         const mine = io.fstatSync(fd);
         const current = io.statSync(this.#file);
@@ -230,7 +230,7 @@ class Compaction {
   /** First pass for key compaction: the seq of each key's latest record. */
   async #index(fd: number, from: number, to: number): Promise<Map<string, number>> {
     const latest = new Map<string, number>();
-    const key = this.#o.key!;
+    const key = this.#opts.key!;
     await this.#scan(fd, from, to, 0, 'index', true, (records) => {
       for (const rec of records) {
         const k = key(rec);
@@ -247,7 +247,7 @@ class Compaction {
    * compaction applies it. Records' data is parsed only when a policy callback needs it.
    */
   async #copy(fd: number, from: number, to: number, prevSeq: number, phase: CompactProgress['phase'], verbatim: boolean) {
-    const o = this.#o;
+    const o = this.#opts;
     const out = this.#out!;
     if (!this.#salvage && (verbatim || (o.keep === undefined && o.key === undefined && o.beforeSeq === undefined))) {
       // Nothing can be dropped, so every committed batch is copied whole: its lines byte for byte,
@@ -300,7 +300,7 @@ class Compaction {
   }
 
   #keeps(rec: JournalRecord): boolean {
-    const { beforeSeq, keep, key } = this.#o;
+    const { beforeSeq, keep, key } = this.#opts;
     if (rec.seq >= this.#floor) return true;
     if (keep && !keep(rec)) return false;
     const old = beforeSeq !== undefined && rec.seq < beforeSeq;
@@ -353,7 +353,7 @@ class Compaction {
       while ((await scan.step()) > 0) {
         this.#checkAbort();
         out?.flushIfHalfFull();
-        this.#o.onProgress?.({ phase, bytesRead: scan.pos, bytesTotal: to, recordsWritten: this.#recordsAfter });
+        this.#opts.onProgress?.({ phase, bytesRead: scan.pos, bytesTotal: to, recordsWritten: this.#recordsAfter });
       }
     } catch (err) {
       if (err instanceof JournalError) throw err;
@@ -368,6 +368,6 @@ class Compaction {
   }
 
   #checkAbort(): void {
-    if (this.#o.signal?.aborted) throw abortError(this.#o.signal, this.#file);
+    if (this.#opts.signal?.aborted) throw abortError(this.#opts.signal, this.#file);
   }
 }

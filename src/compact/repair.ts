@@ -1,8 +1,6 @@
 /**
- * repair(): the explicit, loud fix for damage before durable data. It keeps a copy of the journal
- * as it was (`<journal>.broken`, or .broken.1, .2 ... if that exists), then rewrites the journal
- * without the damaged lines by write-replace, keeping every intact record with its seq, and says
- * what it dropped. Never run implicitly: readers report damage, they do not repair it.
+ * repair(): the explicit fix for damage before durable data. It keeps a `.broken` copy, then
+ * rewrites the journal without the damaged lines, every intact record kept with its seq.
  */
 import { ioError } from '../errors.js';
 import { copyDurably } from '../fs/durable.js';

@@ -1,17 +1,6 @@
 /**
- * CRC-32 (IEEE 802.3, the polynomial zlib uses) over a range of bytes, by whichever implementation
- * is faster for the size at hand. zlib.crc32 (native) has a per-call cost that dominates short
- * inputs, where a table-driven loop in JavaScript wins; on long inputs the native one is several
- * times faster. The crossover was measured with `npm run bench -- crc` (see docs/benchmarks.md).
- *
- * The table-driven loop is this module's own rather than a package's because it must read a range
- * of a larger buffer in place: the reader checks every line of a chunk, and a view object per line
- * (which a function taking a whole buffer needs) was a measurable share of replay time, most of it
- * in the garbage collector.
- *
- * zlib.crc32 arrived in Node 20.15; on earlier Node 20 releases long inputs go to the crc-32
- * package instead (slicing by 16 in JavaScript), so the journal runs on every Node the package
- * allows. The namespace import is deliberate: a named import of a missing export would fail to link.
+ * CRC-32 (IEEE 802.3, zlib's polynomial) of a range of bytes, by whichever implementation is faster
+ * for its size, and the shift arithmetic that checks a run of lines with one CRC (docs/design.md).
  */
 import * as zlib from 'node:zlib';
 import CRC32 from 'crc-32';

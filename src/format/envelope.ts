@@ -1,8 +1,6 @@
 /**
- * Reading a record line's envelope, `{"seq":N,"ts":MS,"data":V}` with a commit mark on a batch's
- * last line (docs/format.md §3–§4). Decoding allocates nothing but the data: every line is decoded
- * into one envelope that the caller reuses, and the layout this library writes is read from the
- * bytes without parsing the envelope's JSON.
+ * Reading a record line's envelope and commit mark (format.md §3–§4), into one envelope the caller
+ * reuses, from the bytes where the layout allows: decoding allocates nothing but the data.
  */
 import { frameError, writeCrc } from './frame.js';
 import { FRAME_PREFIX, isCount, isSeq } from './limits.js';

@@ -1,11 +1,6 @@
 /**
- * Every file-system call the journal makes goes through this one object. It is deliberately thin:
- * the point is the seam. Crash and fault tests replace its methods to record operations (for the
- * power-loss model) or to fail the k-th call, and the journal cannot tell.
- *
- * Calls that take a path or an fd and finish in microseconds on a local file (fstat, flock with
- * LOCK_NB, unlock) are synchronous on purpose: a round trip through libuv's threadpool costs more
- * than the call itself, and they never wait for another process.
+ * The one seam every file-system call goes through: crash and fault tests replace its methods.
+ * Calls that finish in microseconds (fstat, flock with LOCK_NB) are synchronous on purpose.
  */
 import fs from 'node:fs';
 import { createRequire } from 'node:module';

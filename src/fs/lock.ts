@@ -1,14 +1,6 @@
 /**
- * The writers' exclusive lock: flock(2) on the journal's own open file description, so two
- * Journals in one process exclude each other exactly as two processes do.
- *
- * A blocking flock from Node occupies one of libuv's (by default four) threadpool threads until it
- * is granted; four of them would stall every fs call in the process. So: first a non-blocking try
- * on the main thread (a microsecond); if that fails, at most one blocking flock per process waits
- * in the threadpool, and every other waiter polls with LOCK_NB and a growing delay. A wait is
- * bounded by a timeout. A blocking flock cannot be cancelled, so one whose waiter gave up stays
- * attached to its fd: the next acquire on that fd adopts it, and if nobody does by the time it is
- * granted, it is released at once.
+ * The writers' exclusive lock: flock(2) on the journal's own open file description, with at most
+ * one blocking wait per process in libuv's threadpool (docs/design.md, "The writers' lock").
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { ErrorCode, JournalError, ioError, typed } from '../errors.js';

@@ -1,7 +1,6 @@
 /**
- * The NATS client, loaded only when a journal is shipped or restored: its packages are optional
- * peer dependencies, so an application that never ships does not install them. Connecting retries
- * with backoff (or fails at once with failFast); the client's errors become JournalErrors here.
+ * The NATS client, loaded only when a journal is shipped or restored (its packages are optional);
+ * connecting with retries, and the client's errors as JournalErrors.
  */
 import type * as JetStreamModule from '@nats-io/jetstream';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';

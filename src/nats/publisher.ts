@@ -1,18 +1,6 @@
 /**
- * Publishes to JetStream with many acknowledgements awaited at once, for a fraction of what the
- * client's `js.publish` costs per message.
- *
- * `js.publish` makes each publish a request: a request object with a token from the NUID
- * generator, a promise and a timer of its own, a race of the two, and, once the acknowledgement
- * has come, an `Error` (with its stack trace) built to cancel the request that is already over.
- * With ~100-byte messages that is most of the client's CPU. A JetStream acknowledgement is only a
- * reply: here every publish asks for its reply on a subject of one subscription made once,
- * `<inbox>.<n>`, where n counts the publishes; the reply is matched back by n, and one timer
- * watches the oldest publish's deadline (publishes share one timeout, so their deadlines come in
- * the order they were sent).
- *
- * What the server sees is the same as with `js.publish`: a publish with a reply subject, and the
- * stream's acknowledgement or API error sent to it.
+ * Publishes to JetStream with many acknowledgements awaited at once, on one reply subscription,
+ * for a fraction of what the client's js.publish costs per message (docs/design.md).
  */
 import type { Msg, MsgHdrs, NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Nats } from './client.js';

@@ -1,13 +1,6 @@
 /**
- * restore(): rebuilds a journal from the stream a shipper filled, keeping every record's seq and
- * timestamp and the journal's id and creation time, so the copy reads back record for record like
- * the original and its consumers' positions mean the same records.
- *
- * Records are appended with appendRecords in groups, each all-or-nothing across a crash, so the
- * local journal is at every moment a prefix of the stream's records. A later run finds where the
- * local journal ends in the stream (by bisection over stream sequences, O(log n) requests),
- * checks that the stream holds the same record there, and goes on after it: running it twice, or
- * killing it half way and running it again, gives the same journal.
+ * restore(): rebuilds a journal from the stream a shipper filled, every record's seq and timestamp
+ * and the journal's identity kept; a later run goes on where the last one stopped.
  */
 import fs from 'node:fs';
 import { ErrorCode, Journal, JournalError, readJournal, type KeptRecord } from 'jsonl-journal';
@@ -78,7 +71,7 @@ export async function restore(file: string, options: RestoreOptions): Promise<Re
 class Restore {
   readonly #file: string;
   readonly #stream: string;
-  readonly #o: RestoreOptions;
+  readonly #opts: RestoreOptions;
   readonly #conn: Connection;
   readonly #retry: RetryOptions;
   #journal: Journal | null = null;
@@ -94,7 +87,7 @@ class Restore {
   constructor(file: string, o: RestoreOptions, conn: Connection, retry: RetryOptions) {
     this.#file = file;
     this.#stream = o.stream;
-    this.#o = o;
+    this.#opts = o;
     this.#conn = conn;
     this.#retry = retry;
   }
@@ -172,7 +165,7 @@ class Restore {
       () => this.#conn.js.consumers.get(this.#stream, { deliver_policy: this.#conn.nats.jetstream.DeliverPolicy.StartSequence, opt_start_seq: start }));
     const messages = await retrying(`cannot read stream ${this.#stream}`, this.#retry, () => consumer.consume({ max_messages: GROUP_RECORDS }));
     const onAbort = () => void messages.close().catch(() => {});
-    this.#o.signal?.addEventListener('abort', onAbort, { once: true });
+    this.#opts.signal?.addEventListener('abort', onAbort, { once: true });
     let group: KeptRecord[] = [];
     let groupBytes = 0;
     try {
@@ -203,9 +196,9 @@ class Restore {
         }
         if (last) break;
       }
-      throwIfAborted(this.#o.signal);
+      throwIfAborted(this.#opts.signal);
     } finally {
-      this.#o.signal?.removeEventListener('abort', onAbort);
+      this.#opts.signal?.removeEventListener('abort', onAbort);
       await messages.close().catch(() => {});
     }
   }
@@ -221,7 +214,7 @@ class Restore {
     const n = group.length;
     const p = this.#journal!.appendRecords(group).then(() => {
       this.#restored += n;
-      this.#o.onProgress?.({ restored: this.#restored, total });
+      this.#opts.onProgress?.({ restored: this.#restored, total });
     });
     this.#pending.push(p);
     if (this.#pending.length >= APPENDS_IN_FLIGHT) await this.#pending.shift();

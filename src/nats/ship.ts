@@ -1,24 +1,7 @@
 /**
- * ship(): a named consumer of the journal that publishes each record to a JetStream stream, keeps
- * a bounded window of publishes waiting for their acknowledgement, and commits its position in the
- * journal only once JetStream has acknowledged every record up to it.
- *
- * Order and exactly-once. Besides its Nats-Msg-Id (`<journal id>:<seq>`, which JetStream uses to
- * drop a second copy inside its duplicate window), each publish carries Nats-Expected-Last-Sequence:
- * the stream sequence of the message meant to come right before it. The shipper predicts those
- * sequences from the stream's state when it (re)started publishing, so the window stays full; the
- * server stores a message only if the stream still ends where the shipper expected. If one publish
- * of the window is lost (a dropped connection, a leader election), every later one is refused
- * instead of landing out of order. Any failure makes the shipper resync: it lets the window
- * settle, reads the stream's newest message (which journal seq it holds), and publishes again from
- * the record after it. At start it does the same. So the stream says where to go on, and no record
- * is published twice even long after the duplicate window; the committed position matters only
- * when the stream's newest message is gone (removed by limits), and for retention and `journal
- * consumers`. The price: the stream must be the journal's own. Another publisher makes the shipper
- * stop with STREAM_MISCONFIGURED.
- *
- * Publishes go through a Publisher (publisher.ts): plain publishes whose acknowledgements come back
- * to one subscription, rather than a request of the client's each.
+ * ship(): a named consumer of the journal that publishes each record to a JetStream stream, in
+ * order and once each, and commits its position only once JetStream acknowledged every record up
+ * to it (docs/design.md, "Shipping to NATS").
  */
 import path from 'node:path';
 import { Consumer, ErrorCode, journalInfo, JournalError, readJournal } from 'jsonl-journal';
@@ -167,7 +150,7 @@ export class Shipper implements AsyncDisposable {
   readonly path: string;
   readonly stream: string;
   readonly journalId: string;
-  readonly #o: Resolved;
+  readonly #opts: Resolved;
   readonly #conn: Connection;
   readonly #consumer: Consumer;
   readonly #journal: { id: string; created: number };
@@ -212,7 +195,7 @@ export class Shipper implements AsyncDisposable {
     this.path = file;
     this.stream = o.stream;
     this.journalId = journal.id;
-    this.#o = o;
+    this.#opts = o;
     this.#conn = conn;
     this.#consumer = consumer;
     this.#journal = journal;
@@ -246,9 +229,9 @@ export class Shipper implements AsyncDisposable {
 
   /** @internal The start sequence of ship(): check the stream, find where to go on, start reading. */
   async _start(): Promise<void> {
-    const startRetry: RetryOptions = { signal: this.#o.signal, onEvent: this.#o.onEvent, failFast: this.#o.failFast };
+    const startRetry: RetryOptions = { signal: this.#opts.signal, onEvent: this.#opts.onEvent, failFast: this.#opts.failFast };
     const info = await streamInfo(this.#conn, this.stream, startRetry);
-    this.#subject = shippingSubject(info, this.#o.subject);
+    this.#subject = shippingSubject(info, this.#opts.subject);
     const end = await this.#streamEnd(info.state.last_seq, startRetry);
     if (end.rec !== null) await this.#compareWithJournal(end.rec);
     const committed = this.#consumer.committedSeq;
@@ -259,9 +242,9 @@ export class Shipper implements AsyncDisposable {
     this.#inStream = known ?? committed;
     this.#ackedSeq = from - 1;
     this.#expect = end.streamSeq;
-    if (this.#o.signal !== undefined) {
-      if (this.#o.signal.aborted) throw new JournalError(ErrorCode.ABORTED, 'aborted');
-      this.#o.signal.addEventListener('abort', () => void this.close().catch(() => {}), { once: true });
+    if (this.#opts.signal !== undefined) {
+      if (this.#opts.signal.aborted) throw new JournalError(ErrorCode.ABORTED, 'aborted');
+      this.#opts.signal.addEventListener('abort', () => void this.close().catch(() => {}), { once: true });
     }
     this.#reading = this.#read(from).catch((err) => this.#fail(err));
   }
@@ -315,7 +298,7 @@ export class Shipper implements AsyncDisposable {
   async #read(from: number): Promise<void> {
     let prev = from - 1;
     const records = this.#consumer.records({
-      fromSeq: from, signal: this.#ac.signal, onPositionGone: 'oldest', durableOnly: this.#o.durableOnly, pollMs: this.#o.pollMs,
+      fromSeq: from, signal: this.#ac.signal, onPositionGone: 'oldest', durableOnly: this.#opts.durableOnly, pollMs: this.#opts.pollMs,
     });
     for await (const rec of records) {
       if (rec.seq > prev + 1) this.#skipped(Math.max(prev + 1, this.#inStream + 1), rec.seq - 1);
@@ -327,7 +310,7 @@ export class Shipper implements AsyncDisposable {
         this.#scheduleCommit();
         continue;
       }
-      while (this.#queue.length - this.#head >= this.#o.maxInFlight && !this.#ac.signal.aborted) {
+      while (this.#queue.length - this.#head >= this.#opts.maxInFlight && !this.#ac.signal.aborted) {
         await new Promise<void>((resolve) => (this.#space = resolve));
         this.#space = null;
       }
@@ -354,7 +337,7 @@ export class Shipper implements AsyncDisposable {
   #skipped(fromSeq: number, toSeq: number): void {
     if (toSeq < fromSeq) return;
     this.#stats.skipped += toSeq - fromSeq + 1;
-    this.#o.onEvent?.({ type: 'skipped', fromSeq, toSeq });
+    this.#opts.onEvent?.({ type: 'skipped', fromSeq, toSeq });
   }
 
   #sendPending(): void {
@@ -446,7 +429,7 @@ export class Shipper implements AsyncDisposable {
     this.#next = this.#head;
     this.#advance();
     this.#next = Math.max(this.#next, this.#head);
-    this.#o.onEvent?.({ type: 'resync', reason, streamSeq: end.streamSeq, journalSeq: end.journalSeq });
+    this.#opts.onEvent?.({ type: 'resync', reason, streamSeq: end.streamSeq, journalSeq: end.journalSeq });
   }
 
   /**

@@ -1,8 +1,6 @@
 /**
- * What ship and restore ask of a JetStream stream: that it exists, that it can hold a journal
- * (ship checks its configuration and picks the subject to publish to), and which journal record
- * its newest message is. Requests that fail for a passing reason (no connection, no leader yet)
- * are retried with backoff.
+ * What ship and restore ask of a JetStream stream: that it exists and can hold a journal, and which
+ * record its newest message is; passing failures are retried with backoff.
  */
 import type { MsgRequest, StreamInfo } from '@nats-io/jetstream';
 import { ErrorCode, JournalError } from 'jsonl-journal';

@@ -1,14 +1,6 @@
 /**
- * How a journal record travels as a JetStream message, in one place (docs/api.md, "The messages",
- * describes the same thing for readers of the stream).
- *
- *   payload  the record's data, as the JSON text the journal stores
- *   headers  Nats-Msg-Id: <journal id>:<seq>       JetStream drops a second copy inside its duplicate window
- *            Journal-Id, Journal-Created            the journal's identity, so restore can recreate it
- *            Journal-Seq, Journal-Ts                the record's seq and timestamp
- *
- * The shipper adds `Nats-Expected-Last-Sequence` to each publish (see ship.ts); it is a condition
- * for the server, not part of the record.
+ * How a journal record travels as a JetStream message: payload and headers, in one place
+ * (docs/api.md, "The messages", describes it for readers of the stream).
  */
 import type { MsgHdrs } from '@nats-io/transport-node';
 

@@ -1,19 +1,6 @@
 /**
  * Turns decoded lines into committed batches, and decides what a problem in the file is: a torn
- * tail (cut quietly) or corruption (loud). docs/format.md §5 states the rule; this is its code.
- *
- * A batch is the run of records after one commit line up to and including the next one. It is
- * committed when every line in it is intact, seqs rise, and the commit mark counts its records.
- * Only committed records are handed out, which makes every batch (and so every appendMany group)
- * all-or-nothing.
- *
- * When a line is damaged, the scanner cannot know at once whether a crash left it (a torn tail:
- * normal, cut quietly) or the disk damaged durable data (corruption: loud). Commit marks carry
- * `synced`, an offset every byte before which was durable when that batch was written. So it reads
- * on: if a later intact commit mark vouches for the damaged offset (`synced` beyond it), the damage
- * hit durable data and is corruption. If the file ends first, no writer ever knew those bytes to be
- * durable, no append of them or after them can have been acknowledged as durable, and everything
- * from the end of the last committed batch on is a torn tail.
+ * tail (cut quietly) or corruption (loud). format.md §5 states the rule; docs/design.md, "Reading".
  */
 import { ErrorCode, JournalError } from '../errors.js';
 import type { DecodedLine, Envelope } from '../format/envelope.js';

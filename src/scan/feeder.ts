@@ -1,9 +1,6 @@
 /**
- * Reads a byte range of a journal file in chunks and feeds each complete line, decoded, to a
- * BatchScanner. Memory stays bounded by the chunk size plus the longest line (or, with `retain`,
- * the largest batch); a line longer than `maxLineBytes` is reported as damaged without being
- * buffered. Bytes after the last LF are kept for the next step: to a reader at the end of a live
- * file they are "not yet", not damage.
+ * Reads a byte range of a journal in chunks, checks the frames of runs of lines at once, and feeds
+ * each complete line, decoded, to a BatchScanner (docs/design.md, "Reading: the scan engine").
  */
 import { isAscii } from 'node:buffer';
 import { runCrcNative } from '../format/crc.js';

@@ -51,14 +51,14 @@ export interface ScanOptions {
 
 export class JournalScan {
   readonly #fd: number;
-  readonly #o: ScanOptions;
+  readonly #opts: ScanOptions;
   #scanner: BatchScanner;
   #feeder: LineFeeder;
   #chunk: number;
 
   constructor(fd: number, o: ScanOptions) {
     this.#fd = fd;
-    this.#o = o;
+    this.#opts = o;
     const base = o.chunkBytes ?? CHUNK_BYTES;
     this.#chunk = o.to === undefined ? base : Math.min(base, Math.max(o.to - o.from, 4096));
     this.#scanner = this.#newScanner(o.from, o.prevSeq ?? 0, o.midBatch ?? false, o.firstLine ?? null);
@@ -66,12 +66,12 @@ export class JournalScan {
   }
 
   /** Reads the next chunk (not past `limit`, or `to`) and scans its lines. Returns the bytes read: 0 at the end. */
-  step(limit = this.#o.to): Promise<number> {
+  step(limit = this.#opts.to): Promise<number> {
     return this.#feeder.step(this.#scanner, limit);
   }
 
   /** step() with a synchronous read, for the small ranges a writer reads under the writers' lock. */
-  stepSync(limit = this.#o.to): number {
+  stepSync(limit = this.#opts.to): number {
     return this.#feeder.stepSync(this.#scanner, limit);
   }
 
@@ -162,7 +162,7 @@ export class JournalScan {
   }
 
   #newScanner(from: number, prevSeq: number, midBatch: boolean, firstLine: number | null): BatchScanner {
-    const o = this.#o;
+    const o = this.#opts;
     return new BatchScanner(from, {
       path: o.path, prevSeq, midBatch, firstLine, onCorrupt: o.onCorrupt, collect: o.collect ?? o.decode === 'data',
       ...(o.onBatch !== undefined ? { onBatch: o.onBatch } : {}),
@@ -170,7 +170,7 @@ export class JournalScan {
   }
 
   #newFeeder(from: number): LineFeeder {
-    const o = this.#o;
+    const o = this.#opts;
     return new LineFeeder(this.#fd, from, this.#chunk, o.maxLineBytes ?? MAX_LINE_BYTES, {
       marksOnly: o.decode === 'marks',
       readAhead: o.readAhead ?? false,
