@@ -63,6 +63,8 @@ export interface JournalErrorDetails {
   offset?: number;
   /** 1-based line number, when known (the header is line 1). */
   line?: number;
+  /** The position in an appendMany or appendRecords group of the value at fault. */
+  index?: number;
   cause?: unknown;
 }
 
@@ -72,6 +74,7 @@ export class JournalError extends Error {
   readonly path: string | undefined;
   readonly offset: number | undefined;
   readonly line: number | undefined;
+  readonly index: number | undefined;
 
   constructor(code: ErrorCode, message: string, details: JournalErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
@@ -79,6 +82,7 @@ export class JournalError extends Error {
     this.path = details.path;
     this.offset = details.offset;
     this.line = details.line;
+    this.index = details.index;
   }
 }
 

@@ -10,13 +10,11 @@ const invalid: Array<[string, unknown]> = [
   ['undefined', undefined],
   ['a function', () => 1],
   ['a symbol', Symbol('s')],
-  ['a BigInt', 10n],
   ['a cycle', cyclic],
   ['NaN', Number.NaN],
   ['Infinity', Number.POSITIVE_INFINITY],
   ['undefined inside an object', { a: 1, b: undefined }],
   ['a function inside an array', [1, () => 2]],
-  ['a BigInt deep inside', { a: { b: [{ c: 1n }] } }],
   ['-Infinity deep inside', { a: [[Number.NEGATIVE_INFINITY]] }],
 ];
 
@@ -49,7 +47,7 @@ describe('bad input gets a typed error and writes nothing', () => {
   it.each(invalid)('appendMany with %s among valid values: INVALID_VALUE naming its index, none appended', async (_name, value) => {
     const s = await setup();
     await expect(s.j.appendMany([{ ok: 1 }, value, { ok: 3 }])).rejects.toMatchObject({
-      code: ErrorCode.INVALID_VALUE, message: expect.stringContaining('[1]'),
+      code: ErrorCode.INVALID_VALUE, index: 1, message: expect.stringContaining('[1]'),
     });
     await s.untouchedAndUsable();
   });

@@ -4,9 +4,9 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { Consumer, Journal, verify } from '../src/index.js';
+import { compact, Consumer, ErrorCode, Journal, verify } from '../src/index.js';
 import { FileLock } from '../src/fs/lock.js';
-import { flipByte, readAll, tmpDir, tmpJournal } from './helpers.js';
+import { flipByte, readAll, sleep, tmpDir, tmpJournal } from './helpers.js';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const BIN = path.join(ROOT, 'dist/cli/main.js');
@@ -224,7 +224,7 @@ describe('journal verify', () => {
     expect(j.stderr).toBe('');
     const rep = JSON.parse(j.stdout);
     expect(rep).toMatchObject({ status: 'damaged', records: 29, firstSeq: 1, lastSeq: 30, tornTail: null, corrupt: [{ offset: offsets[14], line: 16, reason: 'checksum mismatch' }] });
-    expect(rep.header).toMatchObject({ format: 'jsonl-journal', version: 1 });
+    expect(rep.header).toMatchObject({ format: 'jsonl-journal', version: 2 });
     // --fix does not touch damage before the end.
     const before = fs.readFileSync(file);
     expect((await journal(['verify', file, '--fix'])).code).toBe(2);
@@ -234,7 +234,8 @@ describe('journal verify', () => {
   it('--deep also parses every record: a foreign line with a valid checksum over invalid JSON', async () => {
     const { file } = await journalOf(2);
     const { frameJson } = await import('../src/format/frame.js');
-    // A batch of its own from some other writer: its data is not JSON, its checksum is right.
+    // A batch of its own from some other writer (after the seal the close left, line 4): its data
+    // is not JSON, its checksum is right.
     const size = fs.statSync(file).size;
     fs.appendFileSync(file, frameJson(`{"seq":3,"ts":1,"data":{nope},"commit":1,"synced":${size}}`));
     const j = await Journal.open(file);
@@ -243,7 +244,7 @@ describe('journal verify', () => {
     expect((await journal(['verify', file])).code).toBe(0);
     const deep = await journal(['verify', file, '--deep']);
     expect(deep).toMatchObject({ code: 2, stderr: '' });
-    expect(deep.stdout).toContain(`line 4, offset ${size.toLocaleString('en-US')}: invalid JSON`);
+    expect(deep.stdout).toContain(`line 5, offset ${size.toLocaleString('en-US')}: invalid JSON`);
   });
 
   const unreadable: Array<[string, (dir: string) => string, RegExp]> = [
@@ -371,7 +372,7 @@ describe('the progress bar', () => {
     const bar = (label: string) => new RegExp(String.raw`\r${label} ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \[[#.]{24}\] +\d+% ${size}/${size} ${size}/s ETA \d+s`);
     const cases: Array<[string, string, string]> = [
       ['verify', 'verifying', `${file}: ok`],
-      ['repair', 'repairing', 'nothing was damaged'],
+      ['repair', 'repairing', 'nothing to repair'],
       ['compact', 'compacting', '150,000 -> 150,000 records'],
       ['stats', 'reading', 'records     150,000'],
     ];
@@ -404,8 +405,12 @@ describe('journal repair', () => {
     expect(fs.readFileSync(`${file}.broken`).equals(original)).toBe(true);
     expect((await verify(file)).ok).toBe(true);
     expect((await readAll(file)).map((x) => x.seq)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1).filter((s) => s !== 10 && s !== 30));
+    // Now clean, it is left as it is: no second copy, no new generation.
+    const size = fs.statSync(file).size;
     const again = await journal(['repair', file, '--json']);
-    expect(JSON.parse(again.stdout)).toMatchObject({ dropped: [], tornTail: null, recordsKept: 38, brokenCopy: `${file}.broken.1` });
+    expect(JSON.parse(again.stdout)).toMatchObject({ dropped: [], tornTail: null, recordsKept: 38, brokenCopy: null });
+    expect(fs.existsSync(`${file}.broken.1`)).toBe(false);
+    expect(fs.statSync(file).size).toBe(size);
   });
 });
 
@@ -539,7 +544,7 @@ describe('journal append', () => {
     const bad = await journal(['append', file, '--atomic'], { input: '{"a":1}\n{"b":2}\n{nope\n' });
     expect(bad.code).toBe(65);
     expect(bad.stdout).toContain('--atomic: nothing appended');
-    expect(await readAll(file)).toEqual([]);
+    expect(fs.existsSync(file)).toBe(false);
     const good = await journal(['append', file, '--atomic'], { input: '{"a":1}\n{"b":2}\n' });
     expect(good.code).toBe(0);
     expect((await readAll(file)).length).toBe(2);
@@ -574,5 +579,114 @@ describe('journal compact, consumers, stats', () => {
     expect(stats).toMatchObject({ records: 12, firstSeq: 1, lastSeq: 12, generation: 0, bytes: fs.statSync(file).size, lastAppend: expect.any(String) });
     const human = await journal(['stats', file]);
     expect(human.stdout).toContain('records     12');
+  });
+});
+
+describe('edges a new user hit', () => {
+  it('append: a line that cannot be stored stops it after the lines before it, and the error names that line', async () => {
+    const file = tmpJournal();
+    const r = await journal(['append', file], { input: '{"a":1}\n{"b":2}\n{"n":1e400}\n{"c":3}\n' });
+    expect(r.code).toBe(65);
+    expect(r.stderr).toBe('journal: stdin line 3: value.n: a number too large for any double\n');
+    expect(r.stdout).toBe('appended 2 records, seq 1..2\n');
+    expect((await readAll(file)).map((x) => x.data)).toEqual([{ a: 1 }, { b: 2 }]);
+  });
+
+  it('append stores numbers exactly as written, and cat prints them so', async () => {
+    const file = tmpJournal();
+    const r = await journal(['append', file], { input: '{ "n": 12345678901234567890123, "f": 1.000000000000000000001, "s": "two  spaces" }\n' });
+    expect(r.code).toBe(0);
+    expect(fs.readFileSync(file, 'utf8')).toContain('"data":{"n":12345678901234567890123,"f":1.000000000000000000001,"s":"two  spaces"}');
+    const cat = await journal(['cat', file, '--data']);
+    expect(cat.stdout).toBe('{"n":12345678901234567890123,"f":1.000000000000000000001,"s":"two  spaces"}\n');
+  });
+
+  it('stats: the text and --json give the same highest seq assigned, not the header\'s stale one', async () => {
+    const file = tmpJournal();
+    await journalOf(5, file);
+    await compact(file);
+    const j = await Journal.open(file);
+    await j.appendMany([6, 7]);
+    await j.close();
+    const text = await journal(['stats', file]);
+    const json = JSON.parse((await journal(['stats', file, '--json'])).stdout);
+    expect(json.maxSeq).toBe(7);
+    expect(text.stdout).toContain('(max assigned 7,');
+  });
+
+  it('repair of a clean journal writes no .broken copy and no new generation, however often it runs', async () => {
+    const { file } = await journalOf(3);
+    const before = fs.readFileSync(file);
+    for (let i = 0; i < 2; i++) {
+      const r = await journal(['repair', file]);
+      expect(r).toMatchObject({ code: 0, stderr: '' });
+      expect(r.stdout).toContain('nothing to repair');
+    }
+    expect(fs.readFileSync(file).equals(before)).toBe(true);
+    expect(fs.readdirSync(path.dirname(file))).toEqual([path.basename(file)]);
+  });
+
+  it('append among other writers does not print its seqs as a range of its own', async () => {
+    const file = tmpJournal();
+    await journalOf(0, file);
+    const c = spawn(process.execPath, [BIN, 'append', file], { env: { ...process.env, NO_COLOR: '1' } });
+    let stdout = '';
+    c.stdout.on('data', (d) => (stdout += d));
+    const line = (i: number) => `{"cli":${i}}\n`;
+    c.stdin.write(Array.from({ length: 1000 }, (_, i) => line(i)).join(''));
+    // Its first group of 1,000 lines is appended once read: then another writer appends.
+    for (const t0 = Date.now(); (await readAll(file)).length < 1000; await sleep(20)) if (Date.now() - t0 > 20_000) throw new Error('the first group never came');
+    const other = await Journal.open(file);
+    await other.append({ other: true });
+    await other.close();
+    c.stdin.end(Array.from({ length: 1000 }, (_, i) => line(1000 + i)).join(''));
+    await new Promise((r) => c.on('close', r));
+    expect(stdout).toBe("appended 2,000 records, seqs from 1 to 2,001 among other writers' records\n");
+  });
+
+  it('opening a journal in a missing directory names the journal, not a temp file', async () => {
+    const file = path.join(tmpDir(), 'no-such-dir', 'e.jsonl');
+    const r = await journal(['append', file], { input: '{"a":1}\n' });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toBe(`journal: cannot create ${file}: its directory ${path.dirname(file)} does not exist\n`);
+    await expect(Journal.open(file)).rejects.toMatchObject({ code: ErrorCode.NOT_FOUND, path: file });
+  });
+
+  it('a negative number after an option gets that option\'s own message', async () => {
+    const { file } = await journalOf(3);
+    const r = await journal(['cat', file, '--from-seq', '-3']);
+    expect(r.code).toBe(64);
+    expect(r.stderr).toMatch(/^journal: --from-seq takes a positive integer, not "-3"\n/);
+  });
+
+  it('no progress bar for a small file, even under a terminal', async () => {
+    const { file } = await journalOf(5);
+    const tty = spawnSync('script', ['-qfec', `${process.execPath} ${BIN} verify ${file}`, '/dev/null'], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } }).stdout;
+    expect(tty).toContain(`${file}: ok`);
+    expect(tty).not.toContain('verifying');
+  });
+
+  it('append with no input appends nothing and creates no journal', async () => {
+    const file = tmpJournal();
+    const r = await journal(['append', file], { input: '\n\n' });
+    expect(r).toMatchObject({ code: 0, stderr: '', stdout: 'appended 0 records\n' });
+    expect(fs.existsSync(file)).toBe(false);
+    const none = await journal(['append', file], { input: '' });
+    expect(none).toMatchObject({ code: 0, stdout: 'appended 0 records (no input)\n' });
+    expect(fs.existsSync(file)).toBe(false);
+  });
+
+  it('a line another tool appended is named as such by verify, and append says where it saved it before cutting it', async () => {
+    const { file } = await journalOf(2);
+    const size = fs.statSync(file).size;
+    fs.appendFileSync(file, '{"manual":1}\n');
+    const v = await journal(['verify', file]);
+    expect(v.code).toBe(1);
+    expect(v.stdout).toContain('1 line of plain JSON without checksums, which another tool appended, not a crash');
+    const a = await journal(['append', file], { input: '{"after":1}\n' });
+    expect(a.code).toBe(0);
+    expect(a.stderr).toMatch(new RegExp(`cut 1 line of plain JSON without checksums \\(another tool appended it\\) at offset ${size}; the bytes are saved in (\\S+\\.cut)\\n$`));
+    const saved = /saved in (\S+\.cut)/.exec(a.stderr)![1]!;
+    expect(fs.readFileSync(saved, 'utf8')).toBe('{"manual":1}\n');
   });
 });

@@ -9,11 +9,13 @@ import { crc32, crc32Native, crc32Portable, crc32ShiftRegister, crc32SkipRegiste
 import { decodeLine, decodeMarks, newEnvelope, type DecodedLine } from '../src/format/envelope.js';
 import { checkFrames, frameJson } from '../src/format/frame.js';
 import { decodeHeader, encodeHeader, newHeader } from '../src/format/header.js';
-import { ErrorCode, Journal, readJournal } from '../src/index.js';
+import { encodeSeal } from '../src/format/seal.js';
+import { ErrorCode, Journal, readJournal, verify } from '../src/index.js';
 import { readAll, tmpJournal } from './helpers.js';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const VECTORS = path.join(ROOT, 'test/fixtures/vectors.jsonl');
+const VECTORS_V1 = path.join(ROOT, 'test/fixtures/vectors-v1.jsonl');
 
 const pending = (value: unknown, ts: number): PendingRecord => prepareRecord(value, ts);
 
@@ -24,14 +26,16 @@ function decode(line: Uint8Array, text?: string): DecodedLine {
 }
 
 /** The small journal docs/format.md shows: a header, one single append, one appendMany of three. */
-function vectorBytes(): Buffer {
-  const header = encodeHeader(newHeader({ id: '6f1c1f5e-2f0b-4c1e-9a57-3d2b8e4f0a11', created: 1767225600000, generation: 0, maxSeq: 0, minSeq: 1 }));
+/** The test vectors: version 2 ends with a seal, as a clean close leaves a journal; version 1 has none. */
+function vectorBytes(version: 1 | 2): Buffer {
+  const header = encodeHeader(newHeader({ version, id: '6f1c1f5e-2f0b-4c1e-9a57-3d2b8e4f0a11', created: 1767225600000, generation: 0, maxSeq: 0, minSeq: 1 }));
   const b1 = encodeBatch([pending({ type: 'greeting', text: 'hello' }, 1767225600001)], 1, header.length);
   const b2 = encodeBatch(
     [pending(42, 1767225600002), pending('naïve ☃', 1767225600002), pending([true, null, { nested: { x: 1.5 } }], 1767225600002)],
     2, header.length + b1.bytes.length,
   );
-  return Buffer.concat([header, b1.bytes, b2.bytes]);
+  const end = header.length + b1.bytes.length + b2.bytes.length;
+  return Buffer.concat([header, b1.bytes, b2.bytes, ...(version === 2 ? [encodeSeal(end)] : [])]);
 }
 
 describe('CRC-32', () => {
@@ -187,7 +191,10 @@ describe('checking a run of lines with one native CRC', () => {
     const lfs = new Int32Array(1000);
     for (let trial = 0; trial < 300; trial++) {
       const damaged = Buffer.from(b);
-      for (const line of [(Math.random() * want.length) | 0, (Math.random() * want.length) | 0]) {
+      // Two different lines: two flips of the same bit would cancel out.
+      const first = (Math.random() * want.length) | 0;
+      const second = (first + 1 + ((Math.random() * (want.length - 1)) | 0)) % want.length;
+      for (const line of [first, second]) {
         const start = line === 0 ? 0 : want[line - 1]! + 1;
         const at = start + FRAME + ((Math.random() * (want[line]! - start - FRAME)) | 0);
         damaged[at] ^= 1 << ((Math.random() * 8) | 0);
@@ -206,13 +213,13 @@ describe('checking a run of lines with one native CRC', () => {
 
 const FRAME = 9;
 
-describe('test vectors', () => {
+describe.each([[2, VECTORS], [1, VECTORS_V1]] as const)('test vectors, format version %i', (version, file) => {
   it('the encoder produces the fixture byte for byte', () => {
-    expect(vectorBytes().equals(fs.readFileSync(VECTORS))).toBe(true);
+    expect(vectorBytes(version).equals(fs.readFileSync(file))).toBe(true);
   });
 
   it('every line of the fixture carries the zlib CRC-32 of its JSON as 8 lowercase hex digits', () => {
-    const lines = fs.readFileSync(VECTORS, 'utf8').split('\n');
+    const lines = fs.readFileSync(file, 'utf8').split('\n');
     expect(lines.pop()).toBe('');
     for (const line of lines) {
       expect(line).toMatch(/^[0-9a-f]{8} \{/);
@@ -220,19 +227,20 @@ describe('test vectors', () => {
     }
   });
 
-  it('the reader returns exactly the fixture records', async () => {
-    const recs = await readAll(VECTORS);
+  it('the reader returns exactly the fixture records, and verify finds it clean', async () => {
+    const recs = await readAll(file);
     expect(recs.map((r) => [r.seq, r.ts, r.data])).toEqual([
       [1, 1767225600001, { type: 'greeting', text: 'hello' }],
       [2, 1767225600002, 42],
       [3, 1767225600002, 'naïve ☃'],
       [4, 1767225600002, [true, null, { nested: { x: 1.5 } }]],
     ]);
+    expect(await verify(file)).toMatchObject({ ok: true, records: 4, header: { version } });
   });
 
   it('docs/format.md quotes the fixture exactly', () => {
     const doc = fs.readFileSync(path.join(ROOT, 'docs/format.md'), 'utf8');
-    expect(doc).toContain(fs.readFileSync(VECTORS, 'utf8'));
+    expect(doc).toContain(fs.readFileSync(file, 'utf8'));
   });
 });
 
@@ -276,7 +284,7 @@ describe('codec', () => {
     const h = encodeHeader(newHeader());
     h[20] ^= 1;
     expect(() => decodeHeader(h.subarray(0, h.length - 1), 'x')).toThrow(expect.objectContaining({ code: ErrorCode.CORRUPT }));
-    const future = Buffer.from(encodeHeader(newHeader()).toString().replace('"version":1', '"version":9'));
+    const future = Buffer.from(encodeHeader(newHeader()).toString().replace('"version":2', '"version":9'));
     const json = future.subarray(9, future.length - 1).toString();
     const reframed = Buffer.from(`${zlibCrc32(Buffer.from(json)).toString(16).padStart(8, '0')} ${json}`);
     expect(() => decodeHeader(reframed, 'x')).toThrow(expect.objectContaining({ code: ErrorCode.UNSUPPORTED_VERSION }));

@@ -48,6 +48,17 @@ export function appendBytes(file: string, bytes: Buffer | string): void {
   fs.appendFileSync(file, bytes);
 }
 
+/**
+ * Cuts the seal a clean close (or an idle writer) put at the end, if there is one: the file is then
+ * as a crash after the last batch's fdatasync leaves it. Returns the new size.
+ */
+export function unseal(file: string): number {
+  const b = fs.readFileSync(file);
+  const start = b.lastIndexOf(0x0a, b.length - 2) + 1;
+  if (/^[0-9a-f]{8} \{"seal":\d+\}\n$/.test(b.subarray(start).toString('latin1'))) fs.truncateSync(file, start);
+  return fs.statSync(file).size;
+}
+
 export async function readAll(file: string, opts?: Parameters<typeof readJournal>[1]): Promise<JournalRecord[]> {
   const out: JournalRecord[] = [];
   for await (const r of readJournal(file, opts)) out.push(r);

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { encodeBatch, prepareRecord } from '../src/format/batch.js';
 import { encodeHeader, newHeader } from '../src/format/header.js';
+import { encodeSeal } from '../src/format/seal.js';
 import { ErrorCode, isJournalError } from '../src/index.js';
 import { JournalScan, type ScanOptions } from '../src/scan/scan.js';
 import { findLine, seekSeq } from '../src/scan/seek.js';
@@ -64,15 +65,19 @@ async function scanFile(b: Built, o: Partial<ScanOptions> & { sync?: boolean } =
   const size = fs.fstatSync(fd).size;
   const seqs: number[] = [];
   const scan = new JournalScan(fd, {
-    path: b.file, from: b.headerEnd, firstLine: 2, onCorrupt: 'report', decode: 'data', ...o,
+    path: b.file, from: b.headerEnd, firstLine: 2, seals: true, onCorrupt: 'report', decode: 'data', ...o,
   });
   let error: string | null = null;
+  let torn: { offset: number; bytes: number } | null = null;
   try {
     for (;;) {
       const n = o.sync === true ? scan.stepSync() : await scan.step();
       for (const r of scan.take()) seqs.push(r.seq);
       if (n === 0) break;
     }
+    // Records a seal at the end vouches for are committed as the scan finishes.
+    torn = scan.finish(Math.min(size, scan.pos));
+    for (const r of scan.take()) seqs.push(r.seq);
   } catch (err) {
     error = isJournalError(err) ? `${err.code} at ${err.offset}` : String(err);
     for (const r of scan.take()) seqs.push(r.seq);
@@ -80,7 +85,6 @@ async function scanFile(b: Built, o: Partial<ScanOptions> & { sync?: boolean } =
     await scan.settle();
     fs.closeSync(fd);
   }
-  const torn = error === null ? scan.finish(Math.min(size, scan.pos)) : null;
   return { seqs, corrupt: scan.corrupt.map((d) => [d.offset, d.reason]), torn, error, committedEnd: scan.committedEnd, lastSeq: scan.lastSeq };
 }
 
@@ -102,7 +106,7 @@ describe('committed batches', () => {
     fs.truncateSync(b.file, cut);
     const r = await scanFile(b);
     expect(r.seqs).toEqual([1, 2, 3]);
-    expect(r.torn).toEqual({ offset: b.batches[1], bytes: cut - b.batches[1]! });
+    expect(r.torn).toEqual({ offset: b.batches[1], bytes: cut - b.batches[1]!, foreign: 0 });
     expect(r.corrupt).toEqual([]);
   });
 
@@ -125,7 +129,7 @@ describe('committed batches', () => {
     const r = await scanFile(b);
     expect(r.seqs).toEqual([1, 2]);
     expect(r.corrupt).toEqual([]);
-    expect(r.torn).toEqual({ offset: b.batches[1], bytes: b.bytes.length - b.batches[1]! });
+    expect(r.torn).toEqual({ offset: b.batches[1], bytes: b.bytes.length - b.batches[1]!, foreign: 0 });
   });
 
   it('a commit mark whose synced is exactly the damaged offset does not vouch for it: only bytes before it were durable', async () => {
@@ -135,7 +139,7 @@ describe('committed batches', () => {
     flip(b, damaged + 15);
     const r = await scanFile(b);
     expect(r.corrupt).toEqual([]);
-    expect(r.torn).toEqual({ offset: b.batches[1], bytes: b.bytes.length - b.batches[1]! });
+    expect(r.torn).toEqual({ offset: b.batches[1], bytes: b.bytes.length - b.batches[1]!, foreign: 0 });
     // One byte further, and it does.
     const c = build([values(2), values(2), values(2)], (i, start) => (i === 2 ? b1 + 1 : start));
     flip(c, damaged + 15);
@@ -175,6 +179,94 @@ describe('committed batches', () => {
   });
 });
 
+/** build() with a seal after the last batch, as a clean close leaves it; `at` is where the seal starts. */
+function sealed(batches: unknown[][]): Built & { at: number } {
+  const b = build(batches);
+  const at = b.bytes.length;
+  const bytes = Buffer.concat([b.bytes, encodeSeal(at)]);
+  fs.writeFileSync(b.file, bytes);
+  return { ...b, bytes, at };
+}
+
+describe('seals (format version 2)', () => {
+  it('a seal commits no records and vouches for every byte before it: damage in the last batch is corruption', async () => {
+    const b = sealed([values(2), values(3)]);
+    const clean = await scanFile(b);
+    expect(clean).toMatchObject({ seqs: [1, 2, 3, 4, 5], corrupt: [], torn: null, committedEnd: b.bytes.length, lastSeq: 5 });
+    flip(b, b.line.get(4)! + 20);
+    expect(await scanFile(b)).toMatchObject({ seqs: [1, 2, 3, 5], corrupt: [[b.line.get(4), 'checksum mismatch']], torn: null });
+    expect((await scanFile(b, { onCorrupt: 'throw' })).error).toBe(`${ErrorCode.CORRUPT} at ${b.line.get(4)}`);
+  });
+
+  it('a seal in a version 1 journal is damage, not a seal', async () => {
+    const b = sealed([values(2), values(1)]);
+    expect(await scanFile(b, { seals: false })).toMatchObject({ seqs: [1, 2, 3], corrupt: [], torn: { offset: b.at, bytes: b.bytes.length - b.at, foreign: 0 } });
+  });
+
+  it('an intact seal naming another offset (bytes cut out before it) is corruption, never a torn tail', async () => {
+    const b = sealed([values(2), values(2), values(1)]);
+    const bytes = Buffer.concat([b.bytes.subarray(0, b.line.get(3)), b.bytes.subarray(b.batches[2])]);
+    fs.writeFileSync(b.file, bytes);
+    const r = await scanFile(b);
+    expect(r.corrupt).toEqual([[bytes.length - (b.bytes.length - b.at), `a seal naming offset ${b.at}, not its own`]]);
+    expect(r.torn).toBeNull();
+  });
+
+  it('any one byte of a final seal changed is corruption, but where the seal has 4 bytes or fewer in that 512-byte sector, which a crash can leave', async () => {
+    // Journals of every size around a sector boundary, so that the seal straddles it at each byte.
+    for (let pad = 0; pad < 40; pad++) {
+      const b = sealed([values(3), [{ pad: 'p'.repeat(400 + pad) }]]);
+      const clean = Buffer.from(b.bytes);
+      for (let at = b.at; at < clean.length; at++) {
+        const bytes = Buffer.from(clean);
+        bytes[at] = bytes[at]! ^ 0x10;
+        fs.writeFileSync(b.file, bytes);
+        const r = await scanFile(b);
+        const sector = at - (at % 512);
+        const few = Math.min(clean.length, sector + 512) - Math.max(b.at, sector) <= 4;
+        if (few) {
+          expect(r.corrupt, `pad ${pad}, byte ${at}`).toEqual([]);
+          expect(r.torn, `pad ${pad}, byte ${at}`).toEqual({ offset: b.at, bytes: clean.length - b.at, foreign: 0 });
+        } else {
+          expect(r.torn, `pad ${pad}, byte ${at}`).toBeNull();
+          expect(r.corrupt.map(([o]) => o), `pad ${pad}, byte ${at}`).toEqual([b.at]);
+          expect(r.seqs).toEqual([1, 2, 3, 4]);
+        }
+      }
+    }
+  });
+
+  it('the newline before a final seal changed: the seal still proves the writer sealed there, so it is corruption', async () => {
+    const b = sealed([values(2), values(2)]);
+    flip(b, b.at - 1, 0x02);
+    const r = await scanFile(b);
+    expect(r.torn).toBeNull();
+    expect(r.corrupt.map(([o]) => o)).toEqual([b.line.get(4)]);
+    expect(r.seqs).toEqual([1, 2, 3]);
+    expect((await scanFile(b, { onCorrupt: 'throw' })).error).toBe(`${ErrorCode.CORRUPT} at ${b.line.get(4)}`);
+  });
+
+  it('a seal a crash cut short, or a sector of it lost to zeros, is a torn tail', async () => {
+    const b = sealed([values(2), values(2)]);
+    for (let cut = b.at + 1; cut < b.bytes.length; cut++) {
+      fs.writeFileSync(b.file, b.bytes.subarray(0, cut));
+      expect(await scanFile(b), `cut at ${cut}`).toMatchObject({ corrupt: [], torn: { offset: b.at, bytes: cut - b.at }, seqs: [1, 2, 3, 4] });
+    }
+    const zeros = Buffer.from(b.bytes);
+    zeros.fill(0, b.at + 3);
+    fs.writeFileSync(b.file, zeros);
+    expect(await scanFile(b)).toMatchObject({ corrupt: [], torn: { offset: b.at, bytes: b.bytes.length - b.at } });
+  });
+
+  it('lines another tool appended (plain JSON, no checksum) make a tail reported as foreign, not as a crash', async () => {
+    const b = sealed([values(2)]);
+    fs.appendFileSync(b.file, '{"manual":1}\n[1,2]\n');
+    expect((await scanFile(b)).torn).toEqual({ offset: b.bytes.length, bytes: 19, foreign: 2 });
+    fs.appendFileSync(b.file, '{"unfinished');
+    expect((await scanFile(b)).torn).toEqual({ offset: b.bytes.length, bytes: 31, foreign: 0 });
+  });
+});
+
 describe('chunked reads', () => {
   it('the verdict does not depend on where chunks end: every chunk size and mode gives the same records, damage and torn tail', async () => {
     const b = build(Array.from({ length: 60 }, (_, i) => values(1 + (i % 5), 10 + i * 3)));
@@ -211,7 +303,7 @@ describe('chunked reads', () => {
     fs.truncateSync(b.file, partial);
     const fd = fs.openSync(b.file, 'r');
     try {
-      const scan = new JournalScan(fd, { path: b.file, from: b.headerEnd, onCorrupt: 'throw', decode: 'data' });
+      const scan = new JournalScan(fd, { path: b.file, from: b.headerEnd, seals: true, onCorrupt: 'throw', decode: 'data' });
       while ((await scan.step()) > 0);
       expect(scan.take().map((r) => r.seq)).toEqual([1, 2]);
       expect(scan.committedEnd).toBe(b.batches[1]);
@@ -229,7 +321,7 @@ describe('chunked reads', () => {
     const fd = fs.openSync(b.file, 'r+');
     try {
       fs.ftruncateSync(fd, b.bytes.length - 4);
-      const scan = new JournalScan(fd, { path: b.file, from: b.headerEnd, onCorrupt: 'throw', decode: 'data' });
+      const scan = new JournalScan(fd, { path: b.file, from: b.headerEnd, seals: true, onCorrupt: 'throw', decode: 'data' });
       while ((await scan.step()) > 0);
       expect(scan.take().map((r) => r.seq)).toEqual([1, 2]);
       // A writer cuts the torn batch and writes another one there.
@@ -251,7 +343,7 @@ describe('chunked reads', () => {
     const seen: Buffer[] = [];
     try {
       const scan: JournalScan = new JournalScan(fd, {
-        path: b.file, from: b.headerEnd, onCorrupt: 'throw', decode: 'marks', collect: true, chunkBytes: 4096, retainBatch: true,
+        path: b.file, from: b.headerEnd, seals: true, onCorrupt: 'throw', decode: 'marks', collect: true, chunkBytes: 4096, retainBatch: true,
         onBatch: (records, end) => seen.push(Buffer.from(scan.view(records[0]!.offset, end))),
       });
       while ((await scan.step()) > 0);
@@ -337,8 +429,8 @@ describe("a writer's recovery of the tail", () => {
         bytesRead += n;
         return n;
       }) as typeof orig);
-      const tail = await recoverTail(fd, b.file, b.headerEnd, b.bytes.length, 1 << 20);
-      expect(tail).toEqual({ end: b.bytes.length, lastSeq: 4000, synced: b.batches.at(-1), torn: null });
+      const tail = await recoverTail(fd, b.file, b.headerEnd, b.bytes.length, 1 << 20, true);
+      expect(tail).toEqual({ end: b.bytes.length, lastSeq: 4000, lastTs: 1000 + 3999, sealed: false, synced: b.batches.at(-1), torn: null });
       expect(bytesRead).toBeLessThan(200 * 1024);
       expect(b.bytes.length).toBeGreaterThan(1_000_000);
     } finally {
@@ -352,8 +444,8 @@ describe("a writer's recovery of the tail", () => {
       fs.writeFileSync(b.file, b.bytes.subarray(0, size));
       const fd = fs.openSync(b.file, 'r');
       try {
-        const tail = await recoverTail(fd, b.file, b.headerEnd, size, 1 << 20);
-        const whole = await scanAppended(fd, b.file, b.headerEnd, 0, size, 1 << 20);
+        const tail = await recoverTail(fd, b.file, b.headerEnd, size, 1 << 20, true);
+        const whole = await scanAppended(fd, b.file, b.headerEnd, 0, size, 1 << 20, true);
         expect(tail.end, `size ${size}`).toBe(whole.end);
         expect(tail.lastSeq, `size ${size}`).toBe(whole.lastSeq);
         expect(tail.torn, `size ${size}`).toEqual(whole.torn);
@@ -367,7 +459,7 @@ describe("a writer's recovery of the tail", () => {
     const b = build([values(2), values(2), values(2)], (i, start) => (i === 2 ? start - 3 : start));
     const fd = fs.openSync(b.file, 'r');
     try {
-      await expect(recoverTail(fd, b.file, b.headerEnd, b.bytes.length, 1 << 20)).rejects.toMatchObject({ code: ErrorCode.CORRUPT, offset: b.line.get(6) });
+      await expect(recoverTail(fd, b.file, b.headerEnd, b.bytes.length, 1 << 20, true)).rejects.toMatchObject({ code: ErrorCode.CORRUPT, offset: b.line.get(6) });
     } finally {
       fs.closeSync(fd);
     }

@@ -40,8 +40,9 @@ describe('group commit', () => {
     const j = await Journal.open(file);
     const writes = countIo('writeSync');
     await Promise.all(Array.from({ length: 500 }, (_, i) => j.append(i)));
-    await j.close();
     expect(writes.n).toBe(1);
+    await j.close();
+    expect(writes.n).toBe(2); // and the seal
   });
 
   it('an append made while a batch is syncing goes into the next batch', async () => {
@@ -81,7 +82,8 @@ describe('durability modes', () => {
     expect(syncs.n).toBe(1);
     await j.append('last');
     await j.close();
-    expect(syncs.n).toBe(2);
+    // The sync of 'last', then the seal's: a seal is written only after every byte before it is durable.
+    expect(syncs.n).toBe(3);
   });
 
   it("'unsafe-nosync' never syncs on its own, and flush() makes it durable on demand", async () => {
@@ -138,7 +140,7 @@ describe('creation', () => {
     await j.close();
     expect(dirSyncs.n).toBe(1);
     const first = fs.readFileSync(file, 'utf8').split('\n')[0]!;
-    expect(JSON.parse(first.slice(9))).toMatchObject({ format: 'jsonl-journal', version: 1, generation: 0, maxSeq: 0 });
+    expect(JSON.parse(first.slice(9))).toMatchObject({ format: 'jsonl-journal', version: 2, generation: 0, maxSeq: 0 });
     expect(fs.readdirSync(dir)).toEqual(['new.jsonl']);
   });
 

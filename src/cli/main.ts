@@ -43,7 +43,7 @@ async function main(argv: string[]): Promise<number> {
   const cmd = commands.find((c) => c.name === name);
   try {
     if (cmd === undefined) throw new UsageError(`unknown command ${JSON.stringify(name)}`);
-    const { values, positionals } = parseArgs({ args: rest, options: { ...cmd.options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+    const { values, positionals } = parseArgs({ args: withNegativeValues(rest, cmd), options: { ...cmd.options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
     if (values.help === true) {
       process.stdout.write(`${cmd.help}\n`);
       return Exit.OK;
@@ -57,6 +57,27 @@ async function main(argv: string[]): Promise<number> {
     }
     return report(err);
   }
+}
+
+/**
+ * `--from-seq -3` as `--from-seq=-3`: parseArgs takes a value that starts with a dash for an option
+ * it does not know, and its message says so in its own terms. Given to the option, the value gets
+ * the option's own check and message (a positive integer, not "-3").
+ */
+function withNegativeValues(args: string[], cmd: Command): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    const next = args[i + 1];
+    const name = a.startsWith('--') ? a.slice(2) : null;
+    if (name !== null && cmd.options[name]?.type === 'string' && next !== undefined && /^-\d/.test(next)) {
+      out.push(`${a}=${next}`);
+      i++;
+    } else {
+      out.push(a);
+    }
+  }
+  return out;
 }
 
 process.exitCode = await main(process.argv.slice(2));

@@ -45,7 +45,14 @@ export function bytes(n: number): string {
   return `${v < 10 ? v.toFixed(1) : v.toFixed(0)} ${units[u]}`;
 }
 
-/** A one-line progress bar with rate and ETA, redrawn at most ten times a second, on stderr only if it is a terminal. */
+/** Work on less than this is not worth a bar, unless it takes longer than SLOW_MS. */
+const SMALL_BYTES = 1024 * 1024;
+const SLOW_MS = 500;
+
+/**
+ * A one-line progress bar with rate and ETA, redrawn at most ten times a second, on stderr only if
+ * it is a terminal, and only for work that is large or slow: a small file would only flicker.
+ */
 export class Progress {
   readonly #label: string;
   readonly #on: boolean;
@@ -63,6 +70,7 @@ export class Progress {
   update(done: number, total: number): void {
     if (!this.#on) return;
     const now = performance.now();
+    if (this.#last < 0 && total < SMALL_BYTES && now - this.#t0 < SLOW_MS) return;
     if (this.#last >= 0 && now - this.#last < 100) return;
     this.#last = now;
     const secs = (now - this.#t0) / 1000;

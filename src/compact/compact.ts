@@ -3,9 +3,9 @@
  * write-replace, while writers, readers and followers go on (docs/design.md, "Compaction").
  */
 import { ErrorCode, JournalError, ioError, typed } from '../errors.js';
-import { encodeBatch, prepareRecord } from '../format/batch.js';
 import { recommitLine } from '../format/envelope.js';
-import type { Header } from '../format/header.js';
+import { LF } from '../format/frame.js';
+import { isVersion2, type Header } from '../format/header.js';
 import { MAX_LINE_BYTES } from '../format/limits.js';
 import { replaceDurably } from '../fs/durable.js';
 import { io } from '../fs/io.js';
@@ -18,6 +18,8 @@ import type { Damage, ScannedRecord, TornTail } from '../scan/batches.js';
 import { openJournalFile } from '../scan/open.js';
 import { JournalScan } from '../scan/scan.js';
 import { recoverTail } from '../scan/tail.js';
+import { saveCut } from '../write/cuts.js';
+import type { RecoveredTail } from '../write/recovery.js';
 import { takeCompactionLock } from './lock.js';
 import { CompactionOutput } from './output.js';
 
@@ -53,7 +55,8 @@ export interface CompactOptions {
 }
 
 export interface CompactProgress {
-  phase: 'index' | 'copy' | 'swap';
+  /** 'check': repair's check of the journal before it rewrites it. */
+  phase: 'check' | 'index' | 'copy' | 'swap';
   bytesRead: number;
   bytesTotal: number;
   recordsWritten: number;
@@ -69,6 +72,10 @@ export interface CompactResult {
   stallMs: number;
   /** The new file's header generation. */
   generation: number;
+  /** The new file's format version: a version 1 journal becomes version 2 when its timestamps never go back. */
+  version: number;
+  /** A torn tail the old file ended with, left out of the new one, and where its bytes were saved; or null. */
+  cut: RecoveredTail | null;
 }
 
 /** Whether a record's data is a tombstone: it deletes its key under key compaction. */
@@ -128,6 +135,12 @@ class Compaction {
   #floor = Number.POSITIVE_INFINITY;
   readonly #salvage: boolean;
   #headerEnd = 0;
+  /** Whether the journal has seals (format version 2): they are not copied, the new file gets its own. */
+  #seals = false;
+  /** A record's timestamp was lower than the one before it (only ever in a version 1 journal). */
+  #tsBackwards = false;
+  /** The last record's timestamp in the scans so far. */
+  #lastTs = 0;
   /** With salvage: the damaged lines left out. */
   readonly dropped: Damage[] = [];
   /** The torn tail the rewrite did not carry over, if any. */
@@ -145,6 +158,7 @@ class Compaction {
     this.#headerEnd = headerEnd;
     const oldLock = new FileLock(fd, this.#file);
     let renamed = false;
+    let cut: RecoveredTail | null = null;
     try {
       // Where the committed data ends now, and its last seq, read under the writers' lock so that a
       // writer cutting a torn tail cannot change the bytes being read.
@@ -152,7 +166,7 @@ class Compaction {
       let snap;
       try {
         const size = io.fstatSync(fd).size;
-        snap = { size, ...(await recoverTail(fd, this.#file, headerEnd, size, MAX_LINE_BYTES).catch((err) => {
+        snap = { size, ...(await recoverTail(fd, this.#file, headerEnd, size, MAX_LINE_BYTES, isVersion2(header)).catch((err) => {
           // A salvage reads the whole file anyway, so damage that keeps the tail from being found is no obstacle.
           if (this.#salvage && err instanceof JournalError && err.code === ErrorCode.CORRUPT) return { end: size, lastSeq: 0 };
           throw err;
@@ -170,6 +184,7 @@ class Compaction {
         // Followers and consumers positioned below this learn that retention removed their records.
         minSeq: Math.max(header.minSeq, Math.min(this.#opts.beforeSeq ?? 1, this.#floor)),
       };
+      this.#seals = isVersion2(header);
       const out = this.#out = await CompactionOutput.create(this.#file, newHeader);
       killPoint('compact-temp-created');
       let { end, lastSeq } = await this.#copy(fd, headerEnd, snap.end, 0, 'copy', false);
@@ -193,7 +208,11 @@ class Compaction {
           throw new JournalError(ErrorCode.COMPACTING, `${this.#file} was replaced during the compaction`, { path: this.#file });
         }
         await this.#copy(fd, end, mine.size, lastSeq, 'swap', true);
-        await out.finish();
+        const torn = this.tornTail;
+        if (torn !== null) cut = { ...torn, savedTo: await saveCut(this.#file, fd, torn.offset, torn.offset + torn.bytes) };
+        // A version 1 journal whose timestamps never went back can have what version 2 promises.
+        if (!isVersion2(header) && !this.#tsBackwards) newHeader.version = 2;
+        await out.finish(newHeader);
         killPoint('compact-temp-synced');
         this.#checkAbort();
         // Both locks are held until the rename is durable: a writer reaching the new file can
@@ -220,6 +239,8 @@ class Compaction {
         ms: performance.now() - t0,
         stallMs: performance.now() - stallStart,
         generation: newHeader.generation,
+        version: newHeader.version,
+        cut,
       };
     } finally {
       await oldLock.closeWhenSettled(() => io.close(fd)).catch(() => {});
@@ -259,15 +280,19 @@ class Compaction {
       await out.drain();
       return done;
     }
-    const parse = this.#salvage || (!verbatim && (o.keep !== undefined || o.key !== undefined));
+    const parse = !verbatim && (o.keep !== undefined || o.key !== undefined);
     const done = await this.#scan(fd, from, to, prevSeq, phase, parse, (recs, batchEnd, view) => {
+      if (recs.length === 0) return; // a seal
       const endOf = (i: number) => (i + 1 < recs.length ? recs[i + 1]!.offset : batchEnd);
       this.#recordsBefore += recs.length;
-      if (this.#salvage) {
-        // Damaged lines may lie between these records, so they are encoded anew, not copied.
-        out.emit(encodeBatch(recs.map((r) => Object.assign(prepareRecord(r.data, r.ts), { seq: r.seq })), 0, out.batchStart).bytes);
+      if (this.#salvage && !recs.every((r, i) => lineEnd(view, r.offset, batchEnd) === endOf(i))) {
+        // Damaged lines lie between these records: each goes out as a batch of its own, its line
+        // copied byte for byte (data exactly as written) with a commit mark of its own.
+        for (const r of recs) {
+          out.emit(recommitLine(view(r.offset, lineEnd(view, r.offset, batchEnd)), 1, out.batchStart));
+          out.endBatch();
+        }
         this.#recordsAfter += recs.length;
-        out.endBatch();
         return;
       }
       let kept = 0;
@@ -326,12 +351,17 @@ class Compaction {
     /** Without `each` (whole batches): the input offset up to which lines have been put out. */
     let emitted = from;
     const scan: JournalScan = new JournalScan(fd, {
-      path: this.#file, from, to, prevSeq, firstLine: from === this.#headerEnd ? 2 : null,
+      path: this.#file, from, to, prevSeq, prevTs: this.#lastTs, seals: this.#seals, firstLine: from === this.#headerEnd ? 2 : null,
       onCorrupt: this.#salvage ? 'report' : 'throw', decode: parse ? 'data' : 'marks', collect: each !== null, readAhead: true,
       ...(each !== null
         ? { retainBatch: true, onBatch: (records, end) => each(records, end, view) }
         : {
           onBatch: (_, end, lastLine, count) => {
+            if (count === 0) {
+              // A seal: not copied (it names an offset of this file); the new file gets its own.
+              emitted = end;
+              return;
+            }
             // The batch's lines before its last went out as they were fed (below), or go now.
             if (lastLine > emitted) out!.emit(view(emitted, lastLine));
             out!.emit(recommitLine(view(lastLine, end), count, out!.batchStart));
@@ -363,6 +393,8 @@ class Compaction {
     }
     // A torn tail in the input is not carried over: the copy ends at the last committed batch.
     this.tornTail = scan.finish(to);
+    if (scan.tsBackwards) this.#tsBackwards = true;
+    if (scan.lastTs > 0) this.#lastTs = scan.lastTs;
     for (const d of scan.corrupt) this.dropped.push(d);
     return { end: scan.committedEnd, lastSeq: scan.lastSeq };
   }
@@ -370,4 +402,9 @@ class Compaction {
   #checkAbort(): void {
     if (this.#opts.signal?.aborted) throw abortError(this.#opts.signal, this.#file);
   }
+}
+
+/** The end (after its LF) of the line starting at `start`, while its bytes are in view. */
+function lineEnd(view: (start: number, end: number) => Buffer, start: number, limit: number): number {
+  return start + view(start, limit).indexOf(LF) + 1;
 }

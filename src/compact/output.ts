@@ -4,7 +4,8 @@
  * swap finds little left to write.
  */
 import { ErrorCode, ioError } from '../errors.js';
-import { encodeHeader, type Header } from '../format/header.js';
+import { encodeHeader, isVersion2, type Header } from '../format/header.js';
+import { encodeSeal } from '../format/seal.js';
 import { fsyncFile, writeAll } from '../fs/durable.js';
 import { io } from '../fs/io.js';
 import { killPoint } from '../fs/kill-points.js';
@@ -21,6 +22,8 @@ const SYNC_AHEAD_BYTES = 32 * 1024 * 1024;
 
 export class CompactionOutput {
   readonly #temp: Temp;
+  /** The header as written first; finish() may write another of the same length over it. */
+  #header: Buffer = Buffer.alloc(0);
   /** Bytes of the new file produced so far (some may still be in #out or being written). */
   #pos = 0;
   /** Where the batch being copied starts in the new file: its commit mark vouches for all before it. */
@@ -53,6 +56,7 @@ export class CompactionOutput {
     const out = new CompactionOutput(await createTemp(journal, 'compact'));
     try {
       const head = encodeHeader(header);
+      out.#header = head;
       await out.#writeOut(head, 0);
       out.#pos = head.length;
       out.#batchStart = out.#pos;
@@ -145,9 +149,23 @@ export class CompactionOutput {
     await this.#writing;
   }
 
-  /** Cuts what was written past pos (a batch taken back), then makes the whole file durable. */
-  async finish(): Promise<void> {
+  /**
+   * Ends the new file with `header` (whose length must not differ from the one it was created
+   * with) and, in format version 2, a seal: the whole file is fsynced before anyone can read it,
+   * so the seal vouches for every byte before it. Cuts what was written past the end (a batch
+   * taken back), then makes the whole file durable.
+   */
+  async finish(header: Header): Promise<void> {
+    if (isVersion2(header)) {
+      this.emit(encodeSeal(this.#pos));
+      this.endBatch();
+    }
     await this.drain();
+    const head = encodeHeader(header);
+    if (!head.equals(this.#header)) {
+      if (head.length !== this.#header.length) throw new Error('internal: the final header differs in length from the first');
+      await this.#writeOut(head, 0);
+    }
     if (this.#fileEnd > this.#pos) {
       try {
         await io.ftruncate(this.#temp.fd, this.#pos);

@@ -7,11 +7,12 @@ import { copyDurably } from '../fs/durable.js';
 import { io } from '../fs/io.js';
 import type { Damage, TornTail } from '../scan/batches.js';
 import { openJournalFile } from '../scan/open.js';
+import { verify } from '../read/verify.js';
 import { rewrite, type CompactOptions } from './compact.js';
 
 export interface RepairResult {
-  /** The copy of the journal as it was. */
-  brokenCopy: string;
+  /** The copy of the journal as it was; null when there was nothing to repair and nothing was written. */
+  brokenCopy: string | null;
   /** The damaged lines left out (offsets and lines in the copy). */
   dropped: Damage[];
   /** The torn tail left out, if any. */
@@ -31,6 +32,9 @@ export async function repair(file: string, opts: Pick<CompactOptions, 'signal' |
   } catch (err) {
     throw ioError('cannot close', file, err);
   }
+  // A clean journal is left as it is: no copy, no new generation.
+  const check = await verify(file, { ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.onProgress ? { onProgress: (p) => opts.onProgress!({ phase: 'check', ...p, recordsWritten: 0 }) } : {}) });
+  if (check.ok) return { brokenCopy: null, dropped: [], tornTail: null, recordsKept: check.records, bytesBefore: check.bytes, bytesAfter: check.bytes };
   const brokenCopy = await keepCopy(file);
   const { result, dropped, tornTail } = await rewrite(file, { ...opts, wait: true }, true);
   return { brokenCopy, dropped, tornTail, recordsKept: result.recordsAfter, bytesBefore: result.bytesBefore, bytesAfter: result.bytesAfter };

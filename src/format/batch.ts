@@ -1,6 +1,7 @@
 /** Encoding what writers append: a value made ready to store, and a batch of records framed with its commit mark (docs/format.md §3–§4). */
 import { ErrorCode, JournalError } from '../errors.js';
 import { writeCrc } from './frame.js';
+import { stringifyExact } from './json.js';
 import { FRAME_PREFIX } from './limits.js';
 
 /** One value waiting to be framed: its data already serialized (so a bad value fails at append). */
@@ -66,13 +67,13 @@ export function encodeBatch(records: readonly PendingRecord[], firstSeq: number,
 /**
  * Serializes a value for a record appended at `ts`, rejecting what JSON cannot represent instead
  * of letting JSON.stringify drop or mangle it silently: undefined, functions and symbols (anywhere,
- * not only at the top), BigInt, cycles, NaN and Infinity. Objects with toJSON are stored as toJSON
- * returns.
+ * not only at the top), cycles, NaN and Infinity. Objects with toJSON are stored as toJSON
+ * returns; BigInts and rawJson() texts are stored exactly.
  */
 export function prepareRecord(value: unknown, ts: number): PendingRecord {
   let json: string | undefined;
   try {
-    json = JSON.stringify(value);
+    json = stringifyExact(value);
   } catch (err) {
     throw new JournalError(ErrorCode.INVALID_VALUE, `value cannot be stored as JSON: ${(err as Error).message}`, { cause: err });
   }
@@ -90,6 +91,7 @@ function findUnrepresentable(v: unknown, depth: number): string | null {
   switch (typeof v) {
     case 'string':
     case 'boolean':
+    case 'bigint':
       return null;
     case 'number':
       return Number.isFinite(v) ? null : `${v} is not a JSON number`;

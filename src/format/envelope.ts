@@ -3,14 +3,18 @@
  * reuses, from the bytes where the layout allows: decoding allocates nothing but the data.
  */
 import { frameError, writeCrc } from './frame.js';
+import { exactIntegers } from './json.js';
 import { FRAME_PREFIX, isCount, isSeq } from './limits.js';
 
-/** A record as stored: the envelope of one non-header line. */
+/**
+ * A record as stored: the envelope of one non-header line. A seal (format version 2) decodes as a
+ * commit of no records, `commit: 0`, whose `synced` is its own offset; its seq and ts are 0.
+ */
 export interface Envelope {
   seq: number;
   ts: number;
   data: unknown;
-  /** Present only on a batch's last line: how many records the batch holds. */
+  /** Present only on a batch's last line: how many records the batch holds (0 for a seal). */
   commit?: number;
   /** Present only on a batch's last line: a byte offset the writer knew to be durable. */
   synced?: number;
@@ -18,6 +22,12 @@ export interface Envelope {
 
 /** A decoded line's envelope, or (a string) the reason the line is damaged. */
 export type DecodedLine = Envelope | string;
+
+/**
+ * What a record's data is decoded as: the parsed value; the JSON text as stored (still checked to
+ * parse); or the parsed value with integers a double cannot hold as BigInt.
+ */
+export type DataMode = 'value' | 'text' | 'bigint';
 
 /** An envelope for the decoders to fill, with every field present so that its shape never changes. */
 export function newEnvelope(): Envelope {
@@ -31,11 +41,14 @@ export function newEnvelope(): Envelope {
  * of one decoded string instead of decoding every line separately. `framed`: the caller already
  * found the frame intact (checkFrames).
  */
-export function decodeLine(bytes: Uint8Array, start: number, end: number, out: Envelope, text?: string, textBase = 0, framed = false): string | null {
+export function decodeLine(
+  bytes: Uint8Array, start: number, end: number, out: Envelope, text?: string, textBase = 0, framed = false, mode: DataMode = 'value',
+): string | null {
   const bad = framed ? null : frameError(bytes, start, end);
   if (bad !== null) return bad;
-  const own = decodeOwnLayout(bytes, start, end, out, text, textBase);
-  return own !== undefined ? own : decodeAnyLayout(bytes, start, end, out, text, textBase);
+  const own = decodeOwnLayout(bytes, start, end, out, text, textBase, mode);
+  if (own !== undefined) return own;
+  return decodeSeal(bytes, start, end, out) ? null : decodeAnyLayout(bytes, start, end, out, text, textBase, mode);
 }
 
 /**
@@ -48,7 +61,9 @@ export function decodeLine(bytes: Uint8Array, start: number, end: number, out: E
  * line is then exactly the JSON text `{"seq":N,"ts":N,"data":V}`, with the commit mark before the
  * final brace if it has one.
  */
-function decodeOwnLayout(bytes: Uint8Array, start: number, end: number, out: Envelope, text: string | undefined, textBase: number): string | null | undefined {
+function decodeOwnLayout(
+  bytes: Uint8Array, start: number, end: number, out: Envelope, text: string | undefined, textBase: number, mode: DataMode,
+): string | null | undefined {
   let i = start + FRAME_PREFIX;
   if (!hasAscii(bytes, i, SEQ_KEY) || (i = digits(bytes, i + SEQ_KEY.length, end)) < 0) return undefined;
   const seq = scratch;
@@ -61,9 +76,10 @@ function decodeOwnLayout(bytes: Uint8Array, start: number, end: number, out: Env
   if (!committed && bytes[dataEnd] !== 0x7d) return undefined;
   let data: unknown;
   try {
-    data = JSON.parse(text !== undefined
+    const json = text !== undefined
       ? text.slice(i - textBase, dataEnd - textBase)
-      : Buffer.from(bytes.buffer, bytes.byteOffset + i, dataEnd - i).toString('utf8'));
+      : Buffer.from(bytes.buffer, bytes.byteOffset + i, dataEnd - i).toString('utf8');
+    data = mode === 'value' ? JSON.parse(json) : mode === 'bigint' ? JSON.parse(json, exactIntegers) : (JSON.parse(json), json);
   } catch {
     return undefined;
   }
@@ -75,21 +91,27 @@ function decodeOwnLayout(bytes: Uint8Array, start: number, end: number, out: Env
   return envelopeError(out);
 }
 
-/** decodeLine for any layout: the whole line through JSON.parse. */
-function decodeAnyLayout(bytes: Uint8Array, start: number, end: number, out: Envelope, text: string | undefined, textBase: number): string | null {
+/**
+ * decodeLine for any layout: the whole line through JSON.parse. In 'text' mode the data comes back
+ * re-serialized, which is exact for what this library writes (decodeOwnLayout reads that) but may
+ * differ in form, never in value, for other writers' layouts.
+ */
+function decodeAnyLayout(
+  bytes: Uint8Array, start: number, end: number, out: Envelope, text: string | undefined, textBase: number, mode: DataMode = 'value',
+): string | null {
   let env: Envelope;
   try {
     const json = text !== undefined
       ? text.slice(start - textBase + FRAME_PREFIX, end - textBase)
       : Buffer.from(bytes.buffer, bytes.byteOffset + start + FRAME_PREFIX, end - start - FRAME_PREFIX).toString('utf8');
-    env = JSON.parse(json);
+    env = mode === 'bigint' ? JSON.parse(json, exactIntegers) : JSON.parse(json);
   } catch {
     return 'invalid JSON';
   }
   if (typeof env !== 'object' || env === null || !('data' in env)) return 'not a record envelope';
   out.seq = env.seq;
   out.ts = env.ts;
-  out.data = env.data;
+  out.data = mode === 'text' ? JSON.stringify(env.data) : env.data;
   // A commit mark is its final bytes; keys of that name anywhere else are not one.
   if (commitTail(bytes, start + FRAME_PREFIX, end)) {
     if (env.commit !== tailCommit || env.synced !== tailSynced) return 'malformed commit mark';
@@ -115,7 +137,7 @@ export function decodeMarks(bytes: Uint8Array, start: number, end: number, out?:
   const bad = framed ? null : frameError(bytes, start, end);
   if (bad !== null) return bad;
   const env = out ?? newEnvelope();
-  if (decodeCommonMarks(bytes, start, end, env)) return env;
+  if (decodeCommonMarks(bytes, start, end, env) || decodeSeal(bytes, start, end, env)) return env;
   let i = start + FRAME_PREFIX;
   if (!hasAscii(bytes, i, SEQ_KEY) || (i = digits(bytes, i + SEQ_KEY.length, end)) < 0) return decodeAnyLayout(bytes, start, end, env, undefined, 0) ?? env;
   const seq = scratch;
@@ -172,6 +194,22 @@ function decodeCommonMarks(b: Uint8Array, start: number, end: number, env: Envel
   return true;
 }
 
+/**
+ * A seal, `{"seal":E}` exactly (no other layout is one): decoded as a commit of no records whose
+ * synced is E. Whether E is the line's own offset is for the scanner to check.
+ */
+function decodeSeal(b: Uint8Array, start: number, end: number, env: Envelope): boolean {
+  const i = start + FRAME_PREFIX;
+  if (!hasAscii(b, i, SEAL_KEY) || b[end - 1] !== 0x7d || digits(b, i + SEAL_KEY.length, end) !== end - 1) return false;
+  env.seq = 0;
+  env.ts = 0;
+  env.data = undefined;
+  env.commit = 0;
+  env.synced = scratch;
+  return true;
+}
+
+const SEAL_KEY = Buffer.from('{"seal":');
 const SEQ_KEY = Buffer.from('{"seq":');
 const TS_KEY = Buffer.from(',"ts":');
 const DATA_KEY = Buffer.from(',"data":');

@@ -8,6 +8,9 @@ import { FRAME_PREFIX } from './limits.js';
 export const SP = 0x20;
 export const LF = 0x0a;
 
+/** Why a line is damaged when it is plain JSON without a frame: another tool appended it. */
+export const UNFRAMED_JSON = 'JSON without a checksum frame';
+
 /** Frames one JSON text (no raw LF in it) as a line. */
 export function frameJson(json: string): Buffer {
   const buf = Buffer.from(`00000000 ${json}\n`, 'utf8');
@@ -41,9 +44,9 @@ export function hasFramePrefix(bytes: Uint8Array, start: number, end: number): b
 
 /** Why the frame of `bytes[start, end)` is not intact, or null when its checksum holds. */
 export function frameError(bytes: Uint8Array, start: number, end: number): string | null {
-  if (end - start < FRAME_PREFIX + 2) return end === start ? 'empty line' : 'line too short';
+  if (end - start < FRAME_PREFIX + 2) return end === start ? 'empty line' : !hasFramePrefix(bytes, start, end) && isJson(bytes, start, end) ? UNFRAMED_JSON : 'line too short';
   const want = parseHex(bytes, start);
-  if (want < 0 || bytes[start + 8] !== SP) return 'no checksum frame';
+  if (want < 0 || bytes[start + 8] !== SP) return isJson(bytes, start, end) ? UNFRAMED_JSON : 'no checksum frame';
   if (crc32(bytes, start + FRAME_PREFIX, end) !== want) return 'checksum mismatch';
   return null;
 }
@@ -72,6 +75,16 @@ export function checkFrames(bytes: Buffer, from: number, to: number, maxLine: nu
     i = lf + 1;
   }
   return ~reg >>> 0 === crc32Native(bytes, from, to + 1) ? n : -1;
+}
+
+/** Whether `bytes[start, end)` is a JSON text (checked only for lines already found damaged). */
+function isJson(bytes: Uint8Array, start: number, end: number): boolean {
+  try {
+    JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString('utf8'));
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Writes the checksum of the JSON in `buf[lineStart + 9, lf)` over the 8 placeholder digits at lineStart. */

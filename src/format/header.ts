@@ -5,7 +5,10 @@ import { frameError, frameJson, hasFramePrefix, jsonText } from './frame.js';
 import { FRAME_PREFIX, isCount, isSeq } from './limits.js';
 
 export const FORMAT_NAME = 'jsonl-journal';
-export const FORMAT_VERSION = 1;
+/** The version new journals get. Version 2 adds seals and keeps timestamps non-decreasing (format.md §7). */
+export const FORMAT_VERSION = 2;
+/** The versions this library reads. */
+const READS = [1, 2];
 
 export interface Header {
   format: typeof FORMAT_NAME;
@@ -22,10 +25,10 @@ export interface Header {
   minSeq: number;
 }
 
-export function newHeader(fields: Partial<Pick<Header, 'id' | 'created' | 'generation' | 'maxSeq' | 'minSeq'>> = {}): Header {
+export function newHeader(fields: Partial<Pick<Header, 'version' | 'id' | 'created' | 'generation' | 'maxSeq' | 'minSeq'>> = {}): Header {
   return {
     format: FORMAT_NAME,
-    version: FORMAT_VERSION,
+    version: fields.version ?? FORMAT_VERSION,
     id: fields.id ?? randomUUID(),
     created: fields.created ?? Date.now(),
     generation: fields.generation ?? 0,
@@ -63,11 +66,19 @@ export function decodeHeader(line: Uint8Array, path: string): Header {
   }
   const o = h as Record<string, unknown>;
   if (typeof o !== 'object' || o === null || o.format !== FORMAT_NAME) throw notJournal('no "format":"jsonl-journal" in the first line');
-  if (o.version !== FORMAT_VERSION) {
-    throw new JournalError(ErrorCode.UNSUPPORTED_VERSION, `${path}: format version ${String(o.version)} is not supported (this library reads version ${FORMAT_VERSION})`, { path, offset: 0, line: 1 });
+  if (!READS.includes(o.version as number)) {
+    throw new JournalError(ErrorCode.UNSUPPORTED_VERSION, `${path}: format version ${String(o.version)} is not supported (this library reads versions ${READS.join(' and ')})`, { path, offset: 0, line: 1 });
   }
   if (typeof o.id !== 'string' || !isCount(o.created) || !isCount(o.generation) || !isCount(o.maxSeq) || !isSeq(o.minSeq)) {
     throw new JournalError(ErrorCode.CORRUPT, `${path}: header fields are missing or malformed`, { path, offset: 0, line: 1 });
   }
   return o as unknown as Header;
+}
+
+/**
+ * Whether a journal of this version has seals and non-decreasing timestamps (version 2 on). Writers
+ * keep a version 1 journal as version 1 writes it, so older readers can still read it.
+ */
+export function isVersion2(h: Header): boolean {
+  return h.version >= 2;
 }

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import { ErrorCode, JournalError, ioError } from '../errors.js';
 import { dirOf, io } from './io.js';
-import { closeTemp, createTemp } from './temps.js';
+import { closeTemp, createTemp, type Temp } from './temps.js';
 
 export interface WriteAllOptions {
   /** Pieces up to this size are written with a synchronous call: cheaper than a threadpool round trip. @default 0 */
@@ -97,7 +97,16 @@ export async function writeFileDurably(target: string, bytes: Buffer): Promise<v
  */
 export async function createDurably(target: string, bytes: Buffer, kind: string): Promise<boolean> {
   for (let attempt = 0; ; attempt++) {
-    const t = await createTemp(target, kind);
+    let t: Temp;
+    try {
+      t = await createTemp(target, kind);
+    } catch (err) {
+      // The temp's name says nothing to whoever asked for `target`.
+      if (err instanceof JournalError && err.code === ErrorCode.NOT_FOUND) {
+        throw new JournalError(ErrorCode.NOT_FOUND, `cannot create ${target}: its directory ${dirOf(target)} does not exist`, { path: target, cause: err.cause });
+      }
+      throw err;
+    }
     let linked = false;
     try {
       await writeAll(t.fd, bytes, 0, t.path);
@@ -148,4 +157,38 @@ export async function makeDirDurably(dir: string): Promise<void> {
     throw ioError('cannot create', dir, err);
   }
   await syncDirOf(dir);
+}
+
+/** Bytes copied per read by copyRangeDurably. */
+const COPY_CHUNK = 1024 * 1024;
+
+/**
+ * Copies the bytes `[from, to)` of the open file `fd` to a new file `target` (which must not
+ * exist), durably: written to a temp, fsynced, linked into place, the directory fsynced.
+ */
+export async function copyRangeDurably(fd: number, from: number, to: number, target: string): Promise<void> {
+  const t = await createTemp(target, 'copy');
+  try {
+    const buf = Buffer.allocUnsafe(Math.min(COPY_CHUNK, Math.max(1, to - from)));
+    for (let pos = from; pos < to;) {
+      let n: number;
+      try {
+        n = await io.read(fd, buf, 0, Math.min(buf.length, to - pos), pos);
+      } catch (err) {
+        throw ioError('cannot read what is to be copied to', target, err);
+      }
+      if (n === 0) throw new JournalError(ErrorCode.IO_ERROR, `cannot copy to ${target}: the file ended at offset ${pos}, before ${to}`, { path: target });
+      await writeAll(t.fd, buf.subarray(0, n), pos - from, t.path);
+      pos += n;
+    }
+    await fsyncFile(t.fd, t.path);
+    try {
+      await io.link(t.path, target);
+    } catch (err) {
+      throw ioError('cannot create', target, err);
+    }
+  } finally {
+    await closeTemp(t, false);
+  }
+  await syncDirOf(target);
 }

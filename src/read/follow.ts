@@ -5,13 +5,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ErrorCode, JournalError, ioError } from '../errors.js';
-import type { Header } from '../format/header.js';
+import { isVersion2, type Header } from '../format/header.js';
 import { MAX_LINE_BYTES } from '../format/limits.js';
 import { dirOf, io } from '../fs/io.js';
 import { openJournalFile } from '../scan/open.js';
-import { CHUNK_BYTES, JournalScan } from '../scan/scan.js';
+import { FOLLOW_CHUNK_BYTES as CHUNK_BYTES, JournalScan } from '../scan/scan.js';
 import { seekSeq } from '../scan/seek.js';
-import { RecordIterator, type JournalRecord } from './record-iterator.js';
+import { checkDataMode, RecordIterator, type DataMode, type JournalRecord } from './record-iterator.js';
 
 export interface FollowOptions {
   /** The first seq to yield. Without it, the follower starts at the oldest record there is. */
@@ -34,6 +34,8 @@ export interface FollowOptions {
   onPositionGone?: 'error' | 'oldest';
   /** Poll interval in ms, the fallback for missed watch events. @default 200 */
   pollMs?: number;
+  /** What each record's data is: 'value' (parsed), 'text' (the JSON exactly as stored) or 'bigint'. @default 'value' */
+  data?: DataMode;
 }
 
 /** The largest single read used to take in an unfinished batch or damaged stretch whole. */
@@ -47,6 +49,7 @@ export class Follower extends RecordIterator {
   readonly #durableOnly: boolean;
   readonly #gone: 'error' | 'oldest';
   readonly #pollMs: number;
+  readonly #data: DataMode;
 
   /** The next seq to yield; records below it are skipped. */
   #nextSeq: number;
@@ -93,6 +96,7 @@ export class Follower extends RecordIterator {
     this.#durableOnly = opts.durableOnly ?? true;
     this.#gone = opts.onPositionGone ?? 'error';
     this.#pollMs = opts.pollMs ?? 200;
+    this.#data = checkDataMode(opts.data);
     this.#nextSeq = opts.fromSeq ?? 1;
     this.#positioned = opts.fromSeq !== undefined;
     this.#signal?.addEventListener('abort', this.#onAbort);
@@ -234,7 +238,7 @@ export class Follower extends RecordIterator {
     const start = this.#nextSeq > 1 ? await seekSeq(fd, headerEnd, id.size, this.#nextSeq, MAX_LINE_BYTES) : headerEnd;
     this.#scanStart = start;
     this.#scanMid = start !== headerEnd;
-    this.#scan = new JournalScan(fd, { path: this.path, from: start, midBatch: this.#scanMid, onCorrupt: 'throw', decode: 'data' });
+    this.#scan = new JournalScan(fd, { path: this.path, from: start, chunkBytes: CHUNK_BYTES, midBatch: this.#scanMid, seals: isVersion2(header), onCorrupt: 'throw', decode: 'data', dataMode: this.#data });
     return true;
   }
 

@@ -1,5 +1,5 @@
 /** journalInfo(): what a journal is without reading it all: its header, its size, the highest seq it has assigned. */
-import type { Header } from '../format/header.js';
+import { isVersion2, type Header } from '../format/header.js';
 import { MAX_LINE_BYTES } from '../format/limits.js';
 import { io } from '../fs/io.js';
 import { FileLock } from '../fs/lock.js';
@@ -30,7 +30,7 @@ export async function journalInfo(path: string): Promise<JournalInfo> {
     await lock.acquire(LOCK_TIMEOUT_MS);
     try {
       const bytes = io.fstatSync(fd).size;
-      const tail = await recoverTail(fd, path, headerEnd, bytes, MAX_LINE_BYTES);
+      const tail = await recoverTail(fd, path, headerEnd, bytes, MAX_LINE_BYTES, isVersion2(header));
       return { header, bytes, lastSeq: Math.max(header.maxSeq, tail.lastSeq) };
     } finally {
       lock.release();

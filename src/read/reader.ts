@@ -4,16 +4,16 @@
  * reported and stepped over).
  */
 import { JournalError, ioError } from '../errors.js';
-import type { Header } from '../format/header.js';
+import { isVersion2, type Header } from '../format/header.js';
 import { MAX_LINE_BYTES } from '../format/limits.js';
 import { io } from '../fs/io.js';
 import type { Damage, TornTail } from '../scan/batches.js';
 import { openJournalFile } from '../scan/open.js';
 import { JournalScan } from '../scan/scan.js';
 import { seekSeq } from '../scan/seek.js';
-import { RecordIterator, type JournalRecord } from './record-iterator.js';
+import { checkDataMode, RecordIterator, type DataMode, type JournalRecord } from './record-iterator.js';
 
-export type { JournalRecord };
+export type { DataMode, JournalRecord };
 
 export interface ReadOptions {
   /** Start at the first record with seq >= fromSeq, found by bisection (O(log n) reads). */
@@ -29,6 +29,8 @@ export interface ReadOptions {
   onCorrupt?: (damage: Damage) => void;
   /** Longest line accepted; a longer one is damage. @default 16 MiB + 1 KiB */
   maxLineBytes?: number;
+  /** What each record's data is: 'value' (parsed), 'text' (the JSON exactly as stored) or 'bigint'. @default 'value' */
+  data?: DataMode;
 }
 
 export class JournalReader extends RecordIterator {
@@ -38,6 +40,7 @@ export class JournalReader extends RecordIterator {
   readonly #skip: boolean;
   readonly #onCorrupt: ((d: Damage) => void) | undefined;
   readonly #maxLine: number;
+  readonly #data: DataMode;
   #fd = -1;
   #header: Header | null = null;
   #scan: JournalScan | null = null;
@@ -61,6 +64,7 @@ export class JournalReader extends RecordIterator {
     this.#skip = opts.corrupt === 'skip';
     this.#onCorrupt = opts.onCorrupt;
     this.#maxLine = opts.maxLineBytes ?? MAX_LINE_BYTES;
+    this.#data = checkDataMode(opts.data);
   }
 
   /** The journal's header; null until the first record (or the end) has been read. */
@@ -116,7 +120,7 @@ export class JournalReader extends RecordIterator {
     if (this.#fromSeq > 1) start = await seekSeq(fd, headerEnd, io.fstatSync(fd).size, this.#fromSeq, this.#maxLine);
     this.#scan = new JournalScan(fd, {
       path: this.path, from: start, firstLine: start === headerEnd ? 2 : null, midBatch: start !== headerEnd,
-      onCorrupt: this.#skip ? 'report' : 'throw', decode: 'data', readAhead: true, maxLineBytes: this.#maxLine,
+      seals: isVersion2(header), onCorrupt: this.#skip ? 'report' : 'throw', decode: 'data', dataMode: this.#data, readAhead: true, maxLineBytes: this.#maxLine,
     });
   }
 

@@ -1,4 +1,8 @@
 /** What readJournal and follow share: an async iterator handing out committed records a batch at a time. */
+import type { DataMode } from '../format/envelope.js';
+import { canReadExactIntegers } from '../format/json.js';
+
+export type { DataMode };
 
 /** A record as read back. */
 export interface JournalRecord {
@@ -11,6 +15,20 @@ export interface JournalRecord {
 }
 
 const DONE: IteratorReturnResult<undefined> = Object.freeze({ value: undefined, done: true });
+
+/**
+ * The `data` option of readers: what a record's data is handed out as. 'value': parsed. 'text':
+ * the JSON text as stored, exactly (numbers digit for digit). 'bigint': parsed, with integers that
+ * a double cannot hold exactly as BigInt; it needs JSON.parse's source text access (Node 22 on).
+ */
+export function checkDataMode(mode: unknown): DataMode {
+  if (mode === undefined) return 'value';
+  if (mode !== 'value' && mode !== 'text' && mode !== 'bigint') throw new TypeError(`data must be 'value', 'text' or 'bigint', not ${String(mode)}`);
+  if (mode === 'bigint' && !canReadExactIntegers) {
+    throw new TypeError(`data: 'bigint' needs JSON.parse to give revivers the source text (Node 22 or later, or node --harmony-json-parse-with-source); data: 'text' gives the exact text on every Node`);
+  }
+  return mode;
+}
 
 export abstract class RecordIterator implements AsyncIterableIterator<JournalRecord>, AsyncDisposable {
   readonly #signal: AbortSignal | undefined;

@@ -23,6 +23,7 @@ interface Job {
   to: number;
   maxLine: number;
   deep: boolean;
+  seals: boolean;
   /** Set to 1 by the caller to stop the check early. */
   stop: Int32Array;
   /** Where the check has read to, for the caller's progress reports. */
@@ -34,7 +35,7 @@ async function checkRange(job: Job): Promise<RangeVerdict | null> {
   // Reads go through fs/io.ts, which loads the flock addon only when a lock is taken, never here:
   // the addon must not be loaded by a second thread.
   const scanner = new JournalScan(job.fd, {
-    path: job.path, from: job.from, to: job.to, onCorrupt: 'report', decode: job.deep ? 'data' : 'marks', collect: false, readAhead: true, maxLineBytes: job.maxLine,
+    path: job.path, from: job.from, to: job.to, seals: job.seals, onCorrupt: 'report', decode: job.deep ? 'data' : 'marks', collect: false, readAhead: true, maxLineBytes: job.maxLine,
   });
   try {
     while ((await scanner.step()) > 0) {
@@ -66,11 +67,11 @@ export interface RangeCheck {
  * Starts checking `[from, to)` of the file open at `fd` on a worker thread. The thread reads the
  * same fd (threads share a process's descriptors), so it checks the very file the caller reads.
  */
-export function startRangeCheck(fd: number, path: string, from: number, to: number, maxLine: number, deep: boolean): RangeCheck {
+export function startRangeCheck(fd: number, path: string, from: number, to: number, maxLine: number, deep: boolean, seals: boolean): RangeCheck {
   const stop = new Int32Array(new SharedArrayBuffer(4));
   const pos = new Float64Array(new SharedArrayBuffer(8));
   pos[0] = from;
-  const job: Job = { fd, path, from, to, maxLine, deep, stop, pos };
+  const job: Job = { fd, path, from, to, maxLine, deep, seals, stop, pos };
   let worker: Worker;
   try {
     worker = new Worker(new URL(import.meta.url), { workerData: { rangeCheck: job } });

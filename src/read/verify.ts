@@ -4,7 +4,7 @@
  * separate steps.
  */
 import { ErrorCode, JournalError, ioError } from '../errors.js';
-import type { Header } from '../format/header.js';
+import { isVersion2, type Header } from '../format/header.js';
 import { MAX_LINE_BYTES } from '../format/limits.js';
 import { io } from '../fs/io.js';
 import { FileLock } from '../fs/lock.js';
@@ -69,7 +69,7 @@ export async function verify(path: string, opts: VerifyOptions = {}): Promise<Ve
     const maxLine = opts.maxLineBytes ?? MAX_LINE_BYTES;
     const deep = opts.deep === true;
     const scanner = new JournalScan(fd, {
-      path, from: headerEnd, to: bytes, firstLine: 2, onCorrupt: 'report', decode: deep ? 'data' : 'marks', collect: false, readAhead: true, maxLineBytes: maxLine,
+      path, from: headerEnd, to: bytes, firstLine: 2, seals: isVersion2(header), onCorrupt: 'report', decode: deep ? 'data' : 'marks', collect: false, readAhead: true, maxLineBytes: maxLine,
     });
     let far: RangeCheck | null = null;
     /** The worker's verdict on the second half, when it is taken in place of this thread's scan of it. */
@@ -90,7 +90,7 @@ export async function verify(path: string, opts: VerifyOptions = {}): Promise<Ve
           .catch(() => null))?.end ?? null)
         : null;
       if (seam !== null && seam < bytes) {
-        far = startRangeCheck(fd, path, seam, bytes, maxLine, deep);
+        far = startRangeCheck(fd, path, seam, bytes, maxLine, deep, isVersion2(header));
         await scan(seam, bytes);
         if (scanner.committedEnd === seam && !scanner.unsettled) {
           const v = await waitFor(far, bytes, opts, path);

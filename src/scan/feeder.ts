@@ -4,9 +4,10 @@
  */
 import { isAscii } from 'node:buffer';
 import { runCrcNative } from '../format/crc.js';
-import { decodeLine, decodeMarks, newEnvelope, type DecodedLine } from '../format/envelope.js';
+import { decodeLine, decodeMarks, newEnvelope, type DataMode, type DecodedLine } from '../format/envelope.js';
 import { checkFrames, LF } from '../format/frame.js';
 import { FRAME_PREFIX } from '../format/limits.js';
+import { SEAL_TAIL_BYTES } from '../format/seal.js';
 import { io } from '../fs/io.js';
 import type { BatchScanner } from './batches.js';
 
@@ -19,6 +20,8 @@ const HEAD = 64 * 1024;
 export interface FeederOptions {
   /** Records' data is not parsed when the layout allows (see decodeMarks). */
   marksOnly?: boolean;
+  /** Otherwise, what data is decoded as. @default 'value' */
+  dataMode?: DataMode;
   /**
    * Bytes from the offset this returns (the start of the batch not yet committed) stay in the
    * buffer, so that a batch's bytes can be viewed when it commits.
@@ -43,6 +46,7 @@ export class LineFeeder {
   readonly #chunkBytes: number;
   readonly #maxLineBytes: number;
   readonly #marksOnly: boolean;
+  readonly #dataMode: DataMode;
   readonly #readAhead: boolean;
   /** What each line is decoded into; the scanner copies out what it keeps before the next line. */
   readonly #env = newEnvelope();
@@ -78,6 +82,8 @@ export class LineFeeder {
   readonly #checkRuns: boolean;
   /** The LF of each line of the run checkFrames checked. */
   readonly #lfs: Int32Array;
+  /** The last bytes read, up to #pos: what a scan's end needs to see whether the file ends with a seal. */
+  #lastBytes: Buffer = Buffer.alloc(0);
 
   constructor(fd: number, start: number, chunkBytes: number, maxLineBytes: number, opts: FeederOptions = {}) {
     this.#fd = fd;
@@ -87,6 +93,7 @@ export class LineFeeder {
     this.#chunkBytes = chunkBytes;
     this.#maxLineBytes = maxLineBytes;
     this.#marksOnly = opts.marksOnly ?? false;
+    this.#dataMode = opts.dataMode ?? 'value';
     this.#readAhead = opts.readAhead ?? false;
     this.#onFed = opts.onFed;
     // Only for scans that parse no data (verify, compaction): a reader handing out parsed records
@@ -108,9 +115,15 @@ export class LineFeeder {
     return this.#pos;
   }
 
+  /** The file's last bytes read, ending at pos (at most SEAL_TAIL_BYTES). */
+  get lastBytes(): Buffer {
+    return this.#lastBytes;
+  }
+
   /** Forgets what was read after `pos` and goes on from there (a follower re-reading an unfinished tail). */
   reset(pos: number): void {
     if (this.#readAhead) throw new Error('internal: reset() of a feeder that reads ahead');
+    this.#lastBytes = Buffer.alloc(0);
     this.#pos = pos;
     this.#fedTo = pos;
     this.#carry = 0;
@@ -180,6 +193,7 @@ export class LineFeeder {
       end = carry + n;
     }
     this.#pos += n;
+    this.#remember(this.#buf, end - n, end);
     this.#readAheadInto(Math.min(this.#chunkBytes, limit - this.#pos), this.#free(), HEAD);
     this.#feed(scanner, end);
     return n;
@@ -203,8 +217,19 @@ export class LineFeeder {
   #took(scanner: BatchScanner, n: number): number {
     if (n === 0) return 0;
     this.#pos += n;
+    this.#remember(this.#buf, this.#carry, this.#carry + n);
     this.#feed(scanner, this.#carry + n);
     return n;
+  }
+
+  /** Keeps the last bytes read, `buf[from, to)` just read: the file's bytes up to #pos. */
+  #remember(buf: Buffer, from: number, to: number): void {
+    const n = to - from;
+    if (n >= SEAL_TAIL_BYTES) this.#lastBytes = Buffer.from(buf.subarray(to - SEAL_TAIL_BYTES, to));
+    else {
+      const joined = Buffer.concat([this.#lastBytes, buf.subarray(from, to)]);
+      this.#lastBytes = joined.subarray(Math.max(0, joined.length - SEAL_TAIL_BYTES));
+    }
   }
 
   /** How much the next read may take, with #buf grown to hold it after the carried bytes. */
@@ -248,7 +273,7 @@ export class LineFeeder {
           const env = this.#env;
           for (let k = 0; k < lines; k++) {
             const lf = lfs[k]!;
-            scanner.line(base + i, base + lf, this.#marksOnly ? decodeMarks(buf, i, lf, env, true) : (decodeLine(buf, i, lf, env, text, textBase, true) ?? env));
+            scanner.line(base + i, base + lf, this.#marksOnly ? decodeMarks(buf, i, lf, env, true) : (decodeLine(buf, i, lf, env, text, textBase, true, this.#dataMode) ?? env));
             i = lf + 1;
           }
           continue;
@@ -263,7 +288,7 @@ export class LineFeeder {
           // The same verdict as for a long line that spans reads: it must not depend on where a chunk ends.
           scanner.line(base + i, base + lf, TOO_LONG);
         } else {
-          scanner.line(base + i, base + lf, this.#marksOnly ? decodeMarks(buf, i, lf, this.#env) : (decodeLine(buf, i, lf, this.#env, text, textBase) ?? this.#env));
+          scanner.line(base + i, base + lf, this.#marksOnly ? decodeMarks(buf, i, lf, this.#env) : (decodeLine(buf, i, lf, this.#env, text, textBase, false, this.#dataMode) ?? this.#env));
         }
         i = lf + 1;
       }

@@ -17,6 +17,10 @@ export interface TailState {
   end: number;
   /** seq of the last committed record in the file (0 if none). */
   lastSeq: number;
+  /** ts of the last committed record scanned (0 if none was). */
+  lastTs: number;
+  /** The file ends with a seal: every batch in it is vouched for. */
+  sealed: boolean;
   /** Highest offset a commit mark in the scanned range vouched for. */
   synced: number;
   /** What lies after `end` and must be cut before appending, if anything. */
@@ -32,9 +36,9 @@ const SYNC_SCAN_MAX = 1024 * 1024;
  * the writers' lock is not held across trips through the threadpool.
  */
 export async function scanAppended(
-  fd: number, file: string, from: number, prevSeq: number, size: number, maxLineBytes: number, midBatch = false,
+  fd: number, file: string, from: number, prevSeq: number, size: number, maxLineBytes: number, seals: boolean, midBatch = false,
 ): Promise<TailState> {
-  const scan = new JournalScan(fd, { path: file, from, to: size, prevSeq, midBatch, onCorrupt: 'throw', decode: 'marks', maxLineBytes });
+  const scan = new JournalScan(fd, { path: file, from, to: size, prevSeq, midBatch, seals, onCorrupt: 'throw', decode: 'marks', maxLineBytes });
   try {
     if (size - from <= SYNC_SCAN_MAX) while (scan.stepSync() > 0);
     else while ((await scan.step()) > 0);
@@ -43,24 +47,24 @@ export async function scanAppended(
     throw ioError('cannot read', file, err);
   }
   const torn = scan.finish(size);
-  return { end: scan.committedEnd, lastSeq: scan.lastSeq, synced: scan.synced, torn };
+  return { end: scan.committedEnd, lastSeq: scan.lastSeq, lastTs: scan.lastTs, sealed: scan.sealed, synced: scan.synced, torn };
 }
 
 /**
  * Full recovery of a file whose record lines start at headerEnd: reads backward from the end to
  * the last intact commit line, and validates forward from the offset it vouches for as durable.
  */
-export async function recoverTail(fd: number, file: string, headerEnd: number, size: number, maxLineBytes: number): Promise<TailState> {
+export async function recoverTail(fd: number, file: string, headerEnd: number, size: number, maxLineBytes: number, seals: boolean): Promise<TailState> {
   const last = await findLastCommit(fd, file, headerEnd, size, maxLineBytes);
-  if (last === null) return scanAppended(fd, file, headerEnd, 0, size, maxLineBytes);
+  if (last === null) return scanAppended(fd, file, headerEnd, 0, size, maxLineBytes, seals);
   const vouched = Math.max(headerEnd, Math.min(last.env.synced!, last.offset));
-  if (vouched === headerEnd) return scanAppended(fd, file, headerEnd, 0, size, maxLineBytes);
+  if (vouched === headerEnd) return scanAppended(fd, file, headerEnd, 0, size, maxLineBytes, seals);
   // Start at the commit line that ends at the vouched offset: it tells the seq before the tail.
   const lineStart = await startOfLineEndingAt(fd, file, vouched, headerEnd);
   if (lineStart < 0) {
     throw new JournalError(ErrorCode.CORRUPT, `${file}: the commit mark at offset ${last.offset} vouches for offset ${vouched}, which is not the end of a line`, { path: file, offset: last.offset });
   }
-  return scanAppended(fd, file, lineStart, 0, size, maxLineBytes, true);
+  return scanAppended(fd, file, lineStart, 0, size, maxLineBytes, seals, true);
 }
 
 interface FoundLine {

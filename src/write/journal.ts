@@ -6,17 +6,17 @@
 import { ErrorCode, JournalError, ioError, typed } from '../errors.js';
 import { encodeBatch, prepareRecord, recordSizeBound, type PendingRecord } from '../format/batch.js';
 import { newHeader } from '../format/header.js';
+import { encodeSeal } from '../format/seal.js';
 import { syncDirOf, writeAll } from '../fs/durable.js';
 import { io } from '../fs/io.js';
 import { killPoint, killPointsArmed } from '../fs/kill-points.js';
 import { removeStaleTemps } from '../fs/temps.js';
-import type { TornTail } from '../scan/batches.js';
 import { createJournalFile } from './create.js';
 import { resolveOptions, type Durability, type JournalOptions, type JournalSettings } from './options.js';
 import { AppendQueue, rejectAll, type AppendReceipt, type PendingAppend } from './queue.js';
-import { WriterFile } from './recovery.js';
+import { WriterFile, type RecoveredTail } from './recovery.js';
 
-export type { AppendReceipt, Durability, JournalOptions };
+export type { AppendReceipt, Durability, JournalOptions, RecoveredTail };
 
 /** A record that keeps the seq and timestamp it already has (see appendRecords). */
 export interface KeptRecord {
@@ -35,6 +35,12 @@ const SYNC_WRITE_MAX = 256 * 1024;
  * other writers wait at most this long (plus one batch) for the lock.
  */
 const LEASE_MS = 1;
+/**
+ * A writer idle this long after a batch writes a seal, which vouches for its last batches: damage
+ * to them then reads as corruption, never as a torn tail (docs/guarantees.md). With 'interval', it
+ * waits for syncIntervalMs if that is longer.
+ */
+export const IDLE_SEAL_MS = 250;
 
 export class Journal {
   readonly path: string;
@@ -42,7 +48,10 @@ export class Journal {
   readonly #file: WriterFile;
   readonly #queue: AppendQueue;
   /** What open cut as a torn tail. */
-  #recovered: TornTail | null = null;
+  #recovered: RecoveredTail | null = null;
+  /** When the last batch was written, and the timer that seals once the writer has been idle (IDLE_SEAL_MS). */
+  #lastBatchAt = 0;
+  #sealTimer: NodeJS.Timeout | null = null;
 
   /** When this writer took the lock it holds between batches (see LEASE_MS). */
   #lockedAt = 0;
@@ -112,10 +121,11 @@ export class Journal {
 
   /**
    * What open cut under the writers' lock: the torn tail a crash left (where it started, how many
-   * bytes), or null if it cut nothing. What a check made before the open saw can differ: in
-   * between, a live writer may have finished that batch, or cut it and appended after it.
+   * bytes, how many of its lines another tool appended) and the file its bytes were saved to first;
+   * null if it cut nothing. What a check made before the open saw can differ: in between, a live
+   * writer may have finished that batch, or cut it and appended after it.
    */
-  get recovered(): TornTail | null {
+  get recovered(): RecoveredTail | null {
     return this.#recovered;
   }
 
@@ -222,10 +232,15 @@ export class Journal {
 
   async #close(): Promise<void> {
     await this.#queue.settled.catch(() => {});
+    if (this.#sealTimer !== null) clearTimeout(this.#sealTimer);
     // A lock kept from the last batch goes back before anything else.
     const unlockFailed = this.#unlock();
     let err: unknown = null;
     if (this.#opts.durability === 'interval' && this.#failed === null) err = await this.#syncNow().then(() => null, (e) => e);
+    // Sealed, a cleanly closed journal has no batch a torn tail could be mistaken for.
+    if (err === null && unlockFailed === null && this.#failed === null && this.#opts.durability !== 'unsafe-nosync') {
+      err = await this.#queue.submitSeal().then(() => null, (e) => e);
+    }
     err ??= unlockFailed;
     if (this.#syncTimer !== null) clearTimeout(this.#syncTimer);
     await this.#syncing?.catch(() => {});
@@ -255,13 +270,15 @@ export class Journal {
       rec = prepareRecord(value, ts);
     } catch (err) {
       if (index >= 0 && err instanceof JournalError) {
-        throw new JournalError(err.code, `appendMany value [${index}]: ${err.message}`, { path: this.path, cause: err.cause });
+        throw new JournalError(err.code, `appendMany value [${index}]: ${err.message}`, { path: this.path, index, cause: err.cause });
       }
       throw err;
     }
     if (recordSizeBound(rec.dataBytes) > this.#opts.maxRecordBytes) {
       const which = index >= 0 ? `appendMany value [${index}]` : 'record';
-      throw new JournalError(ErrorCode.RECORD_TOO_LARGE, `${which} of ${rec.dataBytes} bytes of JSON exceeds maxRecordBytes (${this.#opts.maxRecordBytes})`, { path: this.path });
+      throw new JournalError(ErrorCode.RECORD_TOO_LARGE, `${which} of ${rec.dataBytes} bytes of JSON exceeds maxRecordBytes (${this.#opts.maxRecordBytes})`, {
+        path: this.path, ...(index >= 0 ? { index } : {}),
+      });
     }
     return rec;
   }
@@ -272,6 +289,7 @@ export class Journal {
       this.#unlock();
       return rejectAll(batch, this.#failedError());
     }
+    if (batch[0]!.seal) return this.#seal(batch[0]!);
     const file = this.#file;
     const records: PendingRecord[] = [];
     for (const e of batch) {
@@ -300,6 +318,13 @@ export class Journal {
         return rejectAll(batch, new JournalError(ErrorCode.SEQ_CONFLICT, `${this.path}: appendRecords: seq ${records[0]!.seq} is not above the journal's last seq ${file.lastSeq}`, { path: this.path }));
       }
       firstSeq = batch[0]!.ownSeqs ? records[0]!.seq! : file.lastSeq + 1;
+      // Timestamps never go back in seq order, across processes and clock steps: each is at least
+      // the last one in the journal (format.md §3), so the journal can be searched by time.
+      let ts = file.lastTs;
+      for (const r of records) {
+        if (r.ts < ts) r.ts = ts;
+        else ts = r.ts;
+      }
       const enc = encodeBatch(records, firstSeq, file.synced);
       start = file.end;
       killPoint('before-write');
@@ -307,7 +332,7 @@ export class Journal {
       killPoint('after-write');
       offsets = enc.offsets;
       end = start + enc.bytes.length;
-      file.appended(end, records[records.length - 1]!.seq ?? firstSeq + records.length - 1);
+      file.appended(end, records[records.length - 1]!.seq ?? firstSeq + records.length - 1, ts);
     } catch (err) {
       this.#unlock();
       return this.#fail(batch, err);
@@ -347,6 +372,79 @@ export class Journal {
         for (let i = 0; i < receipts.length; i++, k++) receipts[i] = { seq: group[i]!.seq ?? firstSeq + k, offset: start + offsets[k]! };
         e.resolve(receipts);
       }
+    }
+    this.#lastBatchAt = performance.now();
+    if (this.#sealTimer === null && this.#opts.durability !== 'unsafe-nosync' && file.seals) this.#armSeal(this.#idleMs());
+  }
+
+  #idleMs(): number {
+    return this.#opts.durability === 'interval' ? Math.max(IDLE_SEAL_MS, this.#opts.syncIntervalMs) : IDLE_SEAL_MS;
+  }
+
+  /** Seals once no batch has been written for the idle time; the timer does not keep the process alive. */
+  #armSeal(ms: number): void {
+    this.#sealTimer = setTimeout(() => {
+      this.#sealTimer = null;
+      if (this.#closing !== null || this.#failed !== null) return;
+      const idle = performance.now() - this.#lastBatchAt;
+      if (idle < this.#idleMs() || this.#queue.running) return this.#armSeal(Math.max(1, this.#idleMs() - idle));
+      // Its failure fails the journal, and the next append says so.
+      this.#queue.submitSeal().catch(() => {});
+    }, ms);
+    this.#sealTimer.unref();
+  }
+
+  /**
+   * Writes a seal at the end (format.md §5), once every byte before it is durable, and makes the
+   * seal durable: the batches before it are then vouched for. Nothing is written to a version 1
+   * journal, or to one that ends with a seal already.
+   */
+  async #seal(e: PendingAppend): Promise<void> {
+    const file = this.#file;
+    const leased = file.lock.held;
+    if (!leased) {
+      try {
+        await file.lock.acquire(this.#opts.lockTimeoutMs);
+      } catch (err) {
+        return e.reject(err);
+      }
+    }
+    let end: number;
+    try {
+      if (!leased) await file.catchUp();
+      if (!file.seals || file.sealed) {
+        const failed = this.#unlock();
+        return failed === null ? e.resolve([]) : this.#fail([e], failed);
+      }
+      if (file.synced < file.end) {
+        // Bytes other writers appended, or this one without a sync: the seal may vouch only for durable bytes.
+        await this.#fdatasync();
+        file.durableTo(file.end);
+      }
+      const seal = encodeSeal(file.end);
+      await this.#write(seal, file.end);
+      end = file.end + seal.length;
+      file.sealedTo(end);
+    } catch (err) {
+      this.#unlock();
+      return this.#fail([e], err);
+    }
+    const unlockFailed = this.#unlock();
+    if (unlockFailed !== null) return this.#fail([e], unlockFailed);
+    try {
+      await this.#fdatasync();
+    } catch (err) {
+      return this.#fail([e], err);
+    }
+    file.durableTo(end);
+    e.resolve([]);
+  }
+
+  async #fdatasync(): Promise<void> {
+    try {
+      await io.fdatasync(this.#file.fd);
+    } catch (err) {
+      throw ioError('fdatasync failed on', this.path, err, ErrorCode.SYNC_FAILED);
     }
   }
 

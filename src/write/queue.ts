@@ -18,6 +18,8 @@ export interface PendingAppend {
   group: PendingRecord[] | null;
   /** appendRecords(): the records carry their own seqs, so the group is a batch of its own. */
   ownSeqs: boolean;
+  /** Not an append: a seal to be written after everything before it, alone. */
+  seal: boolean;
   bytes: number;
   resolve: (r: AppendReceipt | AppendReceipt[]) => void;
   reject: (e: unknown) => void;
@@ -54,12 +56,21 @@ export class AppendQueue {
 
   submit(record: PendingRecord | null, group: PendingRecord[] | null, bytes: number, ownSeqs: boolean): Promise<AppendReceipt | AppendReceipt[]> {
     const p = new Promise<AppendReceipt | AppendReceipt[]>((resolve, reject) => {
-      const e: PendingAppend = { record, group, ownSeqs, bytes, resolve, reject };
+      const e: PendingAppend = { record, group, ownSeqs, seal: false, bytes, resolve, reject };
       if (this.#blocked.length > 0 || (this.#queueBytes > 0 && this.#queueBytes + bytes > this.#maxPendingBytes)) {
         this.#blocked.push(e);
       } else {
         this.#enqueue(e);
       }
+    });
+    this.#tail = p;
+    return p;
+  }
+
+  /** Queues a seal after everything submitted so far; resolves once it is written (or not needed). */
+  submitSeal(): Promise<void> {
+    const p = new Promise<void>((resolve, reject) => {
+      this.#enqueue({ record: null, group: null, ownSeqs: false, seal: true, bytes: 0, resolve: () => resolve(), reject });
     });
     this.#tail = p;
     return p;
@@ -96,9 +107,10 @@ export class AppendQueue {
     const q = this.#queue;
     let n = 0;
     let bytes = 0;
-    // A group that keeps its own seqs goes alone: the seqs of a batch are assigned in one place.
-    if (q[0]!.ownSeqs) bytes += q[n++]!.bytes;
-    else while (n < q.length && !q[n]!.ownSeqs && (n === 0 || bytes + q[n]!.bytes <= this.#maxBatchBytes)) bytes += q[n++]!.bytes;
+    // A group that keeps its own seqs goes alone (the seqs of a batch are assigned in one place), and so does a seal.
+    const alone = (e: PendingAppend) => e.ownSeqs || e.seal;
+    if (alone(q[0]!)) bytes += q[n++]!.bytes;
+    else while (n < q.length && !alone(q[n]!) && (n === 0 || bytes + q[n]!.bytes <= this.#maxBatchBytes)) bytes += q[n++]!.bytes;
     const batch = n === q.length ? q : q.slice(0, n);
     this.#queue = n === q.length ? [] : q.slice(n);
     this.#queueBytes -= bytes;

@@ -4,13 +4,20 @@
  * other writers, a crash or a compaction did to it.
  */
 import { ErrorCode, JournalError, ioError } from '../errors.js';
-import type { Header } from '../format/header.js';
+import { isVersion2, type Header } from '../format/header.js';
 import { syncDirOf } from '../fs/durable.js';
 import { io } from '../fs/io.js';
 import { FileLock } from '../fs/lock.js';
 import type { TornTail } from '../scan/batches.js';
 import { openJournalFile } from '../scan/open.js';
 import { recoverTail, scanAppended, type TailState } from '../scan/tail.js';
+import { saveCut } from './cuts.js';
+
+/** A torn tail a writer cut, and where its bytes were saved first. */
+export interface RecoveredTail extends TornTail {
+  /** The file holding the bytes that were cut (see cutsDir). */
+  savedTo: string;
+}
 
 export class WriterFile {
   readonly path: string;
@@ -26,6 +33,10 @@ export class WriterFile {
   #lastSeq = 0;
   /** Every byte before this offset is known durable: the `synced` the next commit mark carries. */
   #synced = 0;
+  /** The highest ts in the journal as far as this writer knows: timestamps never go back below it. */
+  #lastTs = 0;
+  /** Whether the file ends with a seal, so every batch in it is vouched for. */
+  #sealed = false;
 
   private constructor(path: string, fd: number, header: Header, headerEnd: number, lockTimeoutMs: number, maxLineBytes: number) {
     this.path = path;
@@ -66,10 +77,32 @@ export class WriterFile {
     return this.#synced;
   }
 
-  /** A batch was written at the end, up to `end`, its last seq `lastSeq`. */
-  appended(end: number, lastSeq: number): void {
+  get lastTs(): number {
+    return this.#lastTs;
+  }
+
+  /** Whether the journal's format has seals (version 2): a version 1 journal stays as version 1 writes it. */
+  get seals(): boolean {
+    return isVersion2(this.#header);
+  }
+
+  /** The file ends with a seal, or holds no record to vouch for. */
+  get sealed(): boolean {
+    return this.#sealed || this.#end <= this.#headerEnd;
+  }
+
+  /** A batch was written at the end, up to `end`, its last seq `lastSeq` and last ts `lastTs`. */
+  appended(end: number, lastSeq: number, lastTs: number): void {
     this.#end = end;
     this.#lastSeq = lastSeq;
+    if (lastTs > this.#lastTs) this.#lastTs = lastTs;
+    this.#sealed = false;
+  }
+
+  /** A seal was written at the end, up to `end`. */
+  sealedTo(end: number): void {
+    this.#end = end;
+    this.#sealed = true;
   }
 
   /** Everything before `offset` is now durable (an fdatasync that began after it was written returned). */
@@ -80,9 +113,9 @@ export class WriterFile {
   /**
    * Under the lock: brings end, lastSeq and synced up to date with the file. Reopens the path if
    * the file was replaced (a compaction), validates bytes other writers appended, and cuts a torn
-   * tail a dead writer left. Returns the torn tail it cut, if it cut one.
+   * tail a dead writer left, after saving its bytes. Returns the torn tail it cut, if it cut one.
    */
-  async catchUp(): Promise<TornTail | null> {
+  async catchUp(): Promise<RecoveredTail | null> {
     for (;;) {
       const mine = io.fstatSync(this.#fd);
       const current = io.statSync(this.path);
@@ -95,10 +128,9 @@ export class WriterFile {
       }
       if (this.#end === mine.size) return null;
       const state = this.#end < 0 || mine.size < this.#end
-        ? await recoverTail(this.#fd, this.path, this.#headerEnd, mine.size, this.#maxLineBytes)
-        : await scanAppended(this.#fd, this.path, this.#end, this.#lastSeq, mine.size, this.#maxLineBytes);
-      await this.#takeState(state);
-      return state.torn;
+        ? await recoverTail(this.#fd, this.path, this.#headerEnd, mine.size, this.#maxLineBytes, this.seals)
+        : await scanAppended(this.#fd, this.path, this.#end, this.#lastSeq, mine.size, this.#maxLineBytes, this.seals);
+      return this.#takeState(state, mine.size);
     }
   }
 
@@ -107,10 +139,13 @@ export class WriterFile {
     return this.#lock.closeWhenSettled(() => io.close(this.#fd));
   }
 
-  /** Makes what a scan of the tail found this writer's view, cutting a torn tail first. */
-  async #takeState(state: TailState): Promise<void> {
+  /** Makes what a scan of the tail found this writer's view, cutting a torn tail (saved first). */
+  async #takeState(state: TailState, size: number): Promise<RecoveredTail | null> {
     const fullRecovery = this.#end < 0;
+    const before = this.#end;
+    let recovered: RecoveredTail | null = null;
     if (state.torn !== null) {
+      recovered = { ...state.torn, savedTo: await saveCut(this.path, this.#fd, state.end, size) };
       try {
         await io.ftruncate(this.#fd, state.end);
       } catch (err) {
@@ -129,7 +164,11 @@ export class WriterFile {
     }
     this.#end = state.end;
     this.#lastSeq = Math.max(this.#lastSeq, this.#header.maxSeq, state.lastSeq);
+    this.#lastTs = Math.max(this.#lastTs, state.lastTs);
     this.#synced = Math.max(this.#synced, state.synced, this.#headerEnd);
+    // A scan that committed nothing new leaves the file ending as this writer knew it.
+    this.#sealed = state.sealed || (this.#sealed && state.end === before);
+    return recovered;
   }
 
   /** The path now names another file (compaction replaced it): move to the new one, and take its lock. */

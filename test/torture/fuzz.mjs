@@ -3,20 +3,24 @@
 // high bytes among them), duplicated lines, CRLF line ends, invalid UTF-8, overlong lines, runs of
 // zeros, and damage to the header.
 //
+// Journals come in three kinds: format version 2 closed cleanly (it ends with a seal), version 2 as
+// a crash right after the last batch's sync leaves it (no seal), and version 1.
+//
 // For every damaged file, verify() and readJournal() (both 'throw' and 'skip') must:
 //   - fail with nothing but a JournalError, and a damaged header always with one;
 //   - return only records that were written, unchanged, in rising seq order;
 //   - agree with a plain reference reader, written from docs/format.md section 5 over the whole
 //     file in memory: the same records, the same damaged lines, the same torn tail;
 //   - and agree with what was done to the file: a cut file reads back as exactly the batches before
-//     the cut, with no damage reported; damage before an intact later batch is reported; intact
-//     batches before the damage are always returned.
+//     the cut, with no damage reported; damage before an intact later batch, or anywhere before a
+//     seal, is reported; intact batches before the damage are always returned.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
 import fc from 'fast-check';
 import { Journal, JournalError, readJournal, verify } from '../../dist/index.js';
+import { encodeHeader, newHeader } from '../../dist/format/header.js';
 
 const LF = 0x0a;
 /** Small enough that overlong lines are cheap to make; far above every line the fuzzer writes. */
@@ -28,6 +32,55 @@ const MAX_LINE = 64 * 1024;
 const COMMIT_TAIL = /,"commit":(0|[1-9][0-9]*),"synced":(0|[1-9][0-9]*)}$/;
 const isSeq = (v) => Number.isSafeInteger(v) && v > 0;
 const isCount = (v) => Number.isSafeInteger(v) && v >= 0;
+
+/** The offset a seal line names (format version 2), or null if the line is not an intact seal. */
+function decodeSeal(line) {
+  if (line.length < 11 || line[8] !== 0x20 || !/^[0-9a-f]{8}$/.test(line.subarray(0, 8).toString('latin1'))) return null;
+  const json = line.subarray(9);
+  if (crc32(json) !== parseInt(line.subarray(0, 8).toString('latin1'), 16)) return null;
+  const m = /^\{"seal":(0|[1-9][0-9]{0,15})\}$/.exec(json.toString('latin1'));
+  return m === null ? null : Number(m[1]);
+}
+
+/** Whether a damaged line is plain JSON with no frame at all: a line another tool appended. */
+function unframedJson(line) {
+  if (line.length > MAX_LINE) return false;
+  if (line.length >= 9 && line[8] === 0x20 && /^[0-9a-f]{8}$/.test(line.subarray(0, 8).toString('latin1'))) return false;
+  try {
+    JSON.parse(line.toString('utf8'));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The seal line for offset `at`, as a writer writes it. */
+const sealLine = (at) => {
+  const json = Buffer.from(`{"seal":${at}}`);
+  return Buffer.concat([Buffer.from(`${crc32(json).toString(16).padStart(8, '0')} `), json, Buffer.from([LF])]);
+};
+
+/**
+ * format.md §5, the end of a file: does it end with a seal a writer wrote, though it did not read
+ * as one? Returns its offset and whether it is damaged, or null.
+ */
+function endSeal(buf) {
+  for (let at = Math.max(0, buf.length - 40); at < buf.length; at++) {
+    const want = sealLine(at);
+    if (at + want.length !== buf.length || at === 0) continue;
+    const diffs = [];
+    for (let i = 0; i < want.length; i++) if (buf[at + i] !== want[i]) diffs.push(at + i);
+    const lineEnd = buf[at - 1] === LF;
+    if (diffs.length === 0) return { at, damaged: false, brokenLineEnd: !lineEnd };
+    if (diffs.length === 1 && lineEnd) {
+      // A crash garbles whole 512-byte sectors: one changed byte among more than 4 seal bytes of its
+      // sector is not one; among 4 or fewer, the others may match by chance.
+      const sector = Math.floor(diffs[0] / 512) * 512;
+      if (Math.min(buf.length, sector + 512) - Math.max(at, sector) > 4) return { at, damaged: true, brokenLineEnd: false };
+    }
+  }
+  return null;
+}
 
 /** A record line's envelope, or null if the line is damaged. */
 function decode(line) {
@@ -49,8 +102,8 @@ function decode(line) {
   return { seq: env.seq, ts: env.ts, data: env.data, commit: env.commit, synced: env.synced };
 }
 
-/** What a reader must make of `buf`, whose header line ends at headerEnd. */
-export function reference(buf, headerEnd) {
+/** What a reader must make of `buf`, whose header line ends at headerEnd; `seals` in format version 2. */
+export function reference(buf, headerEnd, seals) {
   const records = [];
   const corrupt = [];
   let committedEnd = headerEnd;
@@ -60,41 +113,68 @@ export function reference(buf, headerEnd) {
   /** Where the committed batches ended when the first damage that turned out to be corruption was found. */
   let cleanEnd = null;
   // `at`: what a commit mark's synced must pass to vouch for the damage (see format.md §5).
-  const startSuspect = (offset, at = offset) => {
-    suspect = { at, damage: [offset], held: pending, heldLast: pending.length > 0 ? pending.at(-1).seq : lastSeq, committedEnd };
+  const startSuspect = (offset, end, at = offset) => {
+    suspect = { at, damage: [offset], held: pending, heldLast: pending.length > 0 ? pending.at(-1).seq : lastSeq, committedEnd, damageEnd: end, allForeign: true };
     pending = [];
   };
-  const vouch = (env, start, lf) => {
-    if (Math.min(env.synced, start) <= suspect.at) return;
+  /** The damage was durable: corruption; the intact records held since are committed, up to `end`. */
+  const confirm = (end) => {
     cleanEnd ??= suspect.committedEnd;
     corrupt.push(...suspect.damage);
     records.push(...suspect.held);
-    committedEnd = lf + 1;
-    lastSeq = env.seq;
+    committedEnd = end;
+    lastSeq = suspect.heldLast;
     suspect = null;
+  };
+  const vouch = (synced, start, lf) => {
+    if (Math.min(synced, start) > suspect.at) confirm(lf + 1);
   };
   for (let start = headerEnd; ; ) {
     const lf = buf.indexOf(LF, start);
     if (lf < 0) break;
-    const env = decode(buf.subarray(start, lf));
+    const line = buf.subarray(start, lf);
+    const seal = seals ? decodeSeal(line) : null;
+    const env = seal === null ? decode(line) : null;
     const rec = env && { seq: env.seq, ts: env.ts, data: env.data, offset: start };
     if (suspect !== null) {
-      if (env === null || env.seq <= suspect.heldLast) suspect.damage.push(start);
-      else {
+      if (seal !== null) {
+        if (seal === start) vouch(start, start, lf);
+        else {
+          // An intact seal that moved: bytes before it were cut out or added, which no crash does.
+          suspect.damage.push(start);
+          confirm(lf + 1);
+        }
+      } else if (env === null || env.seq <= suspect.heldLast) {
+        suspect.damage.push(start);
+        suspect.damageEnd = lf + 1;
+        if (env !== null || !unframedJson(line)) suspect.allForeign = false;
+      } else {
         suspect.held.push(rec);
         suspect.heldLast = env.seq;
-        if (env.commit !== undefined) vouch(env, start, lf);
+        if (env.commit !== undefined) vouch(env.synced, start, lf);
+      }
+    } else if (seal !== null) {
+      if (seal !== start) {
+        startSuspect(start, lf + 1, committedEnd);
+        confirm(lf + 1);
+      } else if (pending.length > 0) {
+        // A batch without its commit mark before a seal.
+        startSuspect(start, lf + 1, committedEnd);
+        vouch(start, start, lf);
+      } else {
+        committedEnd = lf + 1;
       }
     } else if (env === null || env.seq <= (pending.length > 0 ? pending.at(-1).seq : lastSeq)) {
-      startSuspect(start);
+      startSuspect(start, lf + 1);
+      if (env !== null || !unframedJson(line)) suspect.allForeign = false;
     } else {
       pending.push(rec);
       if (env.commit !== undefined) {
         if (env.commit !== pending.length) {
           // A count that does not match is a problem from its batch's start on; its own intact
           // commit mark may vouch for it.
-          startSuspect(start, committedEnd);
-          vouch(env, start, lf);
+          startSuspect(start, lf + 1, committedEnd);
+          vouch(env.synced, start, lf);
         } else {
           records.push(...pending);
           pending = [];
@@ -105,7 +185,16 @@ export function reference(buf, headerEnd) {
     }
     start = lf + 1;
   }
-  return { records, corrupt, cleanEnd, tornTail: buf.length > committedEnd ? { offset: committedEnd, bytes: buf.length - committedEnd } : null };
+  const end = seals && buf.length > committedEnd ? endSeal(buf) : null;
+  if (end !== null && end.at >= committedEnd && (suspect !== null || pending.length > 0 || end.damaged || end.brokenLineEnd)) {
+    if (suspect === null) startSuspect(pending.length > 0 ? committedEnd : end.at, buf.length, committedEnd);
+    else if (end.damaged && !suspect.damage.some((o) => o >= end.at)) suspect.damage.push(end.at);
+    confirm(buf.length);
+  }
+  const foreign = suspect !== null && pending.length === 0 && suspect.held.length === 0 && suspect.damageEnd === buf.length && suspect.allForeign
+    ? suspect.damage.length
+    : 0;
+  return { records, corrupt, cleanEnd, tornTail: buf.length > committedEnd ? { offset: committedEnd, bytes: buf.length - committedEnd, foreign } : null };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -200,7 +289,7 @@ const summary = (r) => ({ seq: r.seq, ts: r.ts, data: JSON.stringify(r.data), of
 const same = (x, y) => JSON.stringify(x) === JSON.stringify(y);
 
 /** Checks one damaged file; returns a list of what is wrong (empty if nothing). */
-async function checkCase(file, orig, headerEnd, batchSpans, originals, d, stats) {
+async function checkCase(file, orig, headerEnd, batchSpans, originals, sealAt, d, stats) {
   const { a, b, r } = apply(orig, headerEnd, d);
   const bytes = Buffer.concat([orig.subarray(0, a), r, orig.subarray(b)]);
   fs.writeFileSync(file, bytes);
@@ -237,7 +326,7 @@ async function checkCase(file, orig, headerEnd, batchSpans, originals, d, stats)
   if (problems.length > 0) return problems;
 
   // The reference reader's view of the same bytes.
-  const want = reference(bytes, headerEnd);
+  const want = reference(bytes, headerEnd, isV2(orig));
   if (v.rep.records !== want.records.length) problems.push(`verify counts ${v.rep.records} records, the reference ${want.records.length}`);
   if (!same(v.rep.corrupt.map((x) => x.offset), want.corrupt)) problems.push(`verify reports damage at ${JSON.stringify(v.rep.corrupt.map((x) => x.offset))}, the reference at ${JSON.stringify(want.corrupt)}`);
   if (!same(v.rep.tornTail, want.tornTail)) problems.push(`verify's torn tail ${JSON.stringify(v.rep.tornTail)}, the reference's ${JSON.stringify(want.tornTail)}`);
@@ -270,22 +359,42 @@ async function checkCase(file, orig, headerEnd, batchSpans, originals, d, stats)
     const vouched = batchSpans.some((s) => s.start > a && (s.commit > b || (s.commit === b && lfBefore(s.commit))));
     const cleanCut = r.length === 0 && batchSpans.some((s) => s.start === a) && batchSpans.some((s) => s.end === b);
     if (vouched && !cleanCut && want.corrupt.length === 0 && !bytes.equals(orig)) problems.push(`damage at ${a} before an intact batch was not reported`);
+    // Before a seal, any change at all is: the seal vouches for every byte before it, and moves
+    // when bytes are cut out or added.
+    if (sealAt !== undefined && b < sealAt && want.corrupt.length === 0 && !bytes.equals(orig)) problems.push(`damage at ${a}, before the seal at ${sealAt}, was not reported`);
   }
   return problems;
 }
 
-/** Writes a journal of the given batches with the real writer; returns its bytes and layout. */
-async function makeJournal(file, groups) {
+const isV2 = (buf) => buf.subarray(0, buf.indexOf(LF)).includes('"version":2');
+
+/**
+ * Writes a journal of the given batches with the real writer; returns its bytes and layout, and
+ * where its seal starts (if it kept one). `kind`: 'sealed' (format version 2, closed), 'unsealed'
+ * (its seal cut, as a crash right after the last batch's sync leaves it), 'v1' (format version 1,
+ * which has no seals).
+ */
+async function makeJournal(file, groups, kind) {
   fs.rmSync(file, { force: true });
+  if (kind === 'v1') fs.writeFileSync(file, encodeHeader(newHeader({ version: 1 })));
   const j = await Journal.open(file);
   for (const g of groups) await j.appendMany(g);
   await j.close();
-  const orig = fs.readFileSync(file);
+  let orig = fs.readFileSync(file);
+  let sealAt;
+  if (kind !== 'v1') {
+    sealAt = orig.lastIndexOf(LF, orig.length - 2) + 1;
+    if (!orig.subarray(sealAt).equals(sealLine(sealAt))) throw new Error('a closed journal does not end with its seal');
+    if (kind === 'unsealed') {
+      orig = orig.subarray(0, sealAt);
+      sealAt = undefined;
+    }
+  }
   const headerEnd = orig.indexOf(LF) + 1;
   const originals = new Map();
   const batchSpans = [];
   let span = null;
-  for (const rec of reference(orig, headerEnd).records) {
+  for (const rec of reference(orig, headerEnd, kind !== 'v1').records) {
     originals.set(rec.seq, { ts: rec.ts, data: JSON.stringify(rec.data) });
     span ??= { start: rec.offset, seqs: [] };
     span.seqs.push(rec.seq);
@@ -295,7 +404,7 @@ async function makeJournal(file, groups) {
       span = null;
     }
   }
-  return { orig, headerEnd, originals, batchSpans };
+  return { orig, headerEnd, originals, batchSpans, sealAt };
 }
 
 function scratchBase() {
@@ -314,17 +423,17 @@ export async function run({ seed, journals = 200, seconds = Infinity }) {
   const deadline = Date.now() + seconds * 1000;
   try {
     await fc.assert(
-      fc.asyncProperty(batches, fc.array(damage, { minLength: 1, maxLength: 8 }), async (groups, damages) => {
+      fc.asyncProperty(batches, fc.constantFrom('sealed', 'sealed', 'unsealed', 'v1'), fc.array(damage, { minLength: 1, maxLength: 8 }), async (groups, kind, damages) => {
         if (Date.now() > deadline) return;
-        const j = await makeJournal(file, groups);
-        const clean = reference(j.orig, j.headerEnd);
+        const j = await makeJournal(file, groups, kind);
+        const clean = reference(j.orig, j.headerEnd, kind !== 'v1');
         if (clean.corrupt.length > 0 || clean.tornTail !== null || clean.records.length !== groups.flat().length) {
           throw new Error('the reference reader does not read the undamaged journal back whole');
         }
         stats.acked += clean.records.length;
         for (const d of damages) {
           stats.states++;
-          const problems = await checkCase(damaged, j.orig, j.headerEnd, j.batchSpans, j.originals, d, stats);
+          const problems = await checkCase(damaged, j.orig, j.headerEnd, j.batchSpans, j.originals, j.sealAt, d, stats);
           if (problems.length > 0) throw new Error(`${d.edit.kind} (${JSON.stringify({ ...d.edit, bytes: undefined })}, ${d.where}): ${problems.slice(0, 3).join('; ')}`);
         }
       }),

@@ -17,6 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { Journal, readJournal, verify } from '../../dist/index.js';
+import { savedCutProblem } from './powerloss.mjs';
 import { prng } from './prng.mjs';
 import { recordFor } from './records.mjs';
 
@@ -30,7 +31,7 @@ const KILL_POINTS = {
 
 /** A child process of the suite, collecting the records it reports as acknowledged. */
 class Proc {
-  constructor(kind, args, env, acks) {
+  constructor(kind, args, env, acks, cuts = []) {
     this.kind = kind;
     this.killedByUs = false;
     this.proc = spawn(process.execPath, [path.join(PROCS, `${kind}.mjs`), ...args], {
@@ -42,6 +43,7 @@ class Proc {
     const ready = new Promise((resolve) => {
       createInterface({ input: this.proc.stdout }).on('line', (l) => {
         if (l === 'ready') resolve();
+        else if (l.startsWith('cut ')) cuts.push(l);
         else if (l.startsWith('ack ')) {
           const [, seq, tag] = l.split(' ');
           acks.set(tag, Number(seq));
@@ -87,7 +89,9 @@ export async function run({ seed, kills = 100, seconds = Infinity, writers = 3, 
   const file = path.join(base, 'j.jsonl');
   const out = path.join(base, 'consumed.txt');
   const acks = new Map();
-  const stats = { suite: 'process kill', states: 0, acked: 0, lost: 0, corrupt: 0, failures: [] };
+  /** What the writers said of each torn tail they cut: saved first byte for byte, or not. */
+  const cuts = [];
+  const stats = { suite: 'process kill', states: 0, acked: 0, lost: 0, corrupt: 0, cuts: 0, failures: [] };
   const fail = (msg) => stats.failures.push(`seed ${seed}${planted ? ` (planted: ${planted})` : ''}: ${msg}`);
   await (await Journal.open(file)).close();
 
@@ -99,7 +103,7 @@ export async function run({ seed, kills = 100, seconds = Infinity, writers = 3, 
     if (kind === 'writer' && slot === writers - 1 && writers > 1) env.TORTURE_DURABILITY = 'unsafe-nosync';
     const name = `${kind[0]}${slot}i${incarnation++}`;
     const args = kind === 'writer' ? [file, name, String(2 + rnd.int(6)), ...(planted ? [planted] : [])] : kind === 'compactor' ? [file] : [file, out];
-    return new Proc(kind, args, env, acks);
+    return new Proc(kind, args, env, acks, cuts);
   };
   const procs = [
     ...Array.from({ length: writers }, (_, i) => ({ kind: 'writer', slot: i })),
@@ -141,7 +145,13 @@ export async function run({ seed, kills = 100, seconds = Infinity, writers = 3, 
   // A crashed compactor's temp is a leftover once nobody holds its lock and it is two seconds old.
   await new Promise((r) => setTimeout(r, 2100));
   try {
-    await (await Journal.open(file)).close();
+    const before = fs.readFileSync(file);
+    const j = await Journal.open(file);
+    const cutProblem = savedCutProblem(file, before, j.recovered);
+    await j.close();
+    if (cutProblem !== null) fail(`the last open: ${cutProblem}`);
+    stats.cuts = cuts.length + (j.recovered === null ? 0 : 1);
+    for (const c of cuts.filter((l) => l.startsWith('cut BAD')).slice(0, 3)) fail(`a writer cut a torn tail it had not saved: ${c}`);
     const left = fs.readdirSync(base).filter((n) => n.endsWith('.tmp'));
     if (left.length > 0) fail(`temp files left after the next open: ${left.join(', ')}`);
     const report = await verify(file);

@@ -280,7 +280,7 @@ export async function run({ seed, workload = 'appends', states = 200, broken = n
     unplant();
     recorder.restore();
   }
-  const stats = { suite: 'power loss', workload, states: 0, acked: 0, lost: 0, corrupt: 0, failures: [] };
+  const stats = { suite: 'power loss', workload, states: 0, acked: 0, lost: 0, corrupt: 0, cuts: 0, failures: [] };
   const crashDir = path.join(base, 'crash');
   const allSeqs = [...written.keys()].sort((a, b) => a - b);
   try {
@@ -309,11 +309,20 @@ export async function run({ seed, workload = 'appends', states = 200, broken = n
 
 /** Opens, reads and appends to a crash state; returns what is wrong with it, or null. */
 async function check(file, written, allSeqs, acked, stats) {
+  // A crash before the journal's name was durable leaves no journal: open creates one.
+  const before = fs.existsSync(file) ? fs.readFileSync(file) : null;
   let j;
   try {
     j = await Journal.open(file);
   } catch (err) {
     return `open failed: ${err.code ?? ''} ${err.message}`;
+  }
+  // Whatever open cut was saved first, byte for byte.
+  const cut = before === null ? null : savedCutProblem(file, before, j.recovered);
+  if (j.recovered !== null) stats.cuts++;
+  if (cut !== null) {
+    await j.close();
+    return cut;
   }
   const leftovers = fs.readdirSync(path.dirname(file)).filter((n) => n.endsWith('.tmp'));
   if (leftovers.length > 0) {
@@ -357,4 +366,22 @@ async function check(file, written, allSeqs, acked, stats) {
   const report = await verify(file);
   if (!report.ok) return `not clean after recovery: ${JSON.stringify({ tornTail: report.tornTail, corrupt: report.corrupt.slice(0, 2) })}`;
   return null;
+}
+
+/**
+ * What is wrong with what open says it cut (`recovered`) from a file whose bytes were `before`:
+ * the journal must now end where the cut began, and the saved file hold exactly the bytes cut.
+ */
+export function savedCutProblem(file, before, recovered) {
+  const size = fs.statSync(file).size;
+  if (recovered === null) return size === before.length ? null : `open changed the file (${before.length} -> ${size} bytes) but says it cut nothing`;
+  const { offset, bytes, savedTo } = recovered;
+  if (offset !== size || offset + bytes !== before.length) return `open says it cut ${bytes} bytes at ${offset}, but the file went from ${before.length} to ${size} bytes`;
+  let saved;
+  try {
+    saved = fs.readFileSync(savedTo);
+  } catch (err) {
+    return `the cut was not saved: ${err.code ?? ''} ${err.message}`;
+  }
+  return saved.equals(before.subarray(offset)) ? null : `the saved cut ${savedTo} is not the ${bytes} bytes that were cut`;
 }

@@ -1,10 +1,13 @@
-/** journal append <file> [--atomic]: one record per line of JSON on stdin. */
+/** journal append <file> [--atomic]: one record per line of JSON on stdin, stored exactly as written. */
 import { createInterface } from 'node:readline';
-import { isJournalError, Journal } from 'jsonl-journal';
+import { isJournalError, Journal, rawJson, type RawJson } from 'jsonl-journal';
 import { onePath, report, type Command } from '../command.js';
 import { count, Exit, red } from '../term.js';
+import { sayRecovered } from './recovered.js';
 
+/** Lines appended as one group, and the bytes of JSON that make a group full before that. */
 const GROUP = 1000;
+const GROUP_BYTES = 16 * 1024 * 1024;
 
 export const appendCommand: Command = {
   name: 'append',
@@ -12,74 +15,101 @@ export const appendCommand: Command = {
   help: `Usage: journal append <file> [--atomic]
 
 Reads stdin, one JSON value per line (blank lines are skipped), and appends each as a record,
-durably. Creates the journal if it does not exist. Prints how many records were appended and
-their seqs.
+durably. Each line is stored as written, numbers digit for digit, without whitespace outside
+strings. Creates the journal if it does not exist; input with no records creates nothing. Prints
+how many records were appended and their seqs.
 
-Without --atomic, records are appended in groups as they are read: when a line is not valid JSON,
-every line before it has been appended and none after it; the error names the line.
-With --atomic, all lines are appended as one group, or none if any line is invalid (the group
-must fit in 64 MiB).
+Without --atomic, records are appended in groups as they are read: when a line cannot be stored
+(not JSON, a number too large for any double, a record too large), every line before it has been
+appended and none after it; the error names the line.
+With --atomic, all lines are appended as one group, or none if any line cannot be stored (the
+group must fit in 64 MiB).
 
-Exit codes: 0 appended; 65 a line is not valid JSON or cannot be stored; 3 could not append;
-64 usage error.`,
+Exit codes: 0 appended; 65 a line cannot be stored; 3 could not append; 64 usage error.`,
   options: { atomic: { type: 'boolean' } },
   async run(values, positionals) {
     const file = onePath(positionals);
     const atomic = values.atomic === true;
-    let j: Journal;
-    try {
-      j = await Journal.open(file);
-    } catch (err) {
-      return report(err);
-    }
-    let pending: unknown[] = [];
-    let pendingFirstLine = 0;
+    let j: Journal | null = null;
+    /** Lines read and not appended yet, and their line numbers. */
+    let pending: RawJson[] = [];
+    let pendingLines: number[] = [];
+    let pendingBytes = 0;
     let appended = 0;
     let first = 0;
     let last = 0;
-    const flush = async () => {
-      if (pending.length === 0) return;
-      const values_ = pending;
-      pending = [];
-      const rs = await j.appendMany(values_);
+    let code: number = Exit.OK;
+    const bad = (lineNo: number, why: string) => {
+      process.stderr.write(`${red(process.stderr, 'journal:')} stdin line ${lineNo}: ${why}\n`);
+      code = Exit.DATA;
+    };
+    const appendGroup = async (group: RawJson[]) => {
+      if (group.length === 0) return;
+      // Opened at the first record: input with none creates nothing, and cuts nothing either.
+      if (j === null) {
+        j = await Journal.open(file);
+        sayRecovered(file, j.recovered);
+      }
+      const rs = await j.appendMany(group);
       if (first === 0) first = rs[0]!.seq;
       last = rs.at(-1)!.seq;
       appended += rs.length;
     };
+    /** Appends what is pending; a record too large stops it there, after the lines before it. */
+    const flush = async () => {
+      const group = pending;
+      const lines = pendingLines;
+      pending = [];
+      pendingLines = [];
+      pendingBytes = 0;
+      try {
+        await appendGroup(group);
+      } catch (err) {
+        if (!isJournalError(err, 'RECORD_TOO_LARGE') || err.index === undefined) throw err;
+        if (!atomic) await appendGroup(group.slice(0, err.index));
+        bad(lines[err.index]!, err.message.replace(/^appendMany value \[\d+\]: /, ''));
+      }
+    };
     let lineNo = 0;
-    let code: number = Exit.OK;
     try {
       for await (const line of createInterface({ input: process.stdin, crlfDelay: Infinity })) {
         lineNo++;
         if (line.trim() === '') continue;
-        let value: unknown;
         try {
-          value = JSON.parse(line);
+          const raw = rawJson(line);
+          pending.push(raw);
+          pendingBytes += raw.text.length;
         } catch (err) {
-          process.stderr.write(`${red(process.stderr, 'journal:')} stdin line ${lineNo}: not valid JSON (${(err as Error).message})\n`);
-          code = Exit.DATA;
+          if (!isJournalError(err, 'INVALID_VALUE')) throw err;
+          bad(lineNo, err.message);
           break;
         }
-        if (pending.length === 0) pendingFirstLine = lineNo;
-        pending.push(value);
-        if (!atomic && pending.length >= GROUP) await flush();
+        pendingLines.push(lineNo);
+        if (!atomic && (pending.length >= GROUP || pendingBytes >= GROUP_BYTES)) await flush();
+        if (code !== Exit.OK) break;
       }
+      // The lines before a bad one are appended, unless all must be or none.
       if (code === Exit.OK || !atomic) await flush();
-    } catch (err) {
-      if (isJournalError(err) && (err.code === 'RECORD_TOO_LARGE' || err.code === 'INVALID_VALUE')) {
-        process.stderr.write(`${red(process.stderr, 'journal:')} stdin lines from ${pendingFirstLine}: ${err.message}\n`);
-        code = Exit.DATA;
-      } else {
-        code = report(err);
-      }
-    }
-    try {
-      await j.close();
     } catch (err) {
       code = report(err);
     }
-    const what = appended === 0 ? 'appended 0 records' : `appended ${count(appended)} record${appended === 1 ? '' : 's'}, seq ${first}..${last}`;
-    process.stdout.write(`${what}${code === Exit.DATA && atomic ? ' (--atomic: nothing appended)' : ''}\n`);
+    const journal = j as Journal | null;
+    if (journal !== null) {
+      try {
+        await journal.close();
+      } catch (err) {
+        code = report(err);
+      }
+    }
+    process.stdout.write(`${summary(appended, first, last, lineNo === 0 && code === Exit.OK)}${code === Exit.DATA && atomic ? ' (--atomic: nothing appended)' : ''}\n`);
     return code;
   },
 };
+
+function summary(appended: number, first: number, last: number, noInput: boolean): string {
+  if (appended === 0) return noInput ? 'appended 0 records (no input)' : 'appended 0 records';
+  const what = `appended ${count(appended)} record${appended === 1 ? '' : 's'}`;
+  if (appended === 1) return `${what}, seq ${count(first)}`;
+  // Other writers' records may sit between this run's: then the seqs are not a range of its own.
+  return last - first + 1 === appended ? `${what}, seq ${count(first)}..${count(last)}` : `${what}, seqs from ${count(first)} to ${count(last)} among other writers' records`;
+}

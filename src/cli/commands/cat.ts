@@ -33,10 +33,13 @@ Exit codes: 0 done (or interrupted); 2 damage before the end; 3 could not read; 
     const watching = watch === null ? undefined : setInterval(() => {
       if (watch.gone()) stop.abort();
     }, 200);
-    const records = values.follow === true ? follow(file, { fromSeq, signal: stop.signal }) : readJournal(file, { fromSeq, signal: stop.signal });
+    // Data as the JSON text stored: printed exactly, numbers digit for digit, and never parsed.
+    const opts = { fromSeq, signal: stop.signal, data: 'text' as const };
+    const records = values.follow === true ? follow(file, opts) : readJournal(file, opts);
     try {
       for await (const r of records) {
-        await out.line(dataOnly ? JSON.stringify(r.data) : JSON.stringify({ seq: r.seq, ts: r.ts, data: r.data }));
+        const data = r.data as string;
+        await out.line(dataOnly ? data : `{"seq":${r.seq},"ts":${r.ts},"data":${data}}`);
         if (out.closed) break;
         // While following, print each record as it comes instead of waiting for 64 KiB.
         if (values.follow === true) await out.flush();

@@ -35,10 +35,14 @@ a damaged header, I/O error, lock timeout); 64 usage error.`,
       return Exit.OK;
     }
     const o = process.stdout;
+    if (r.brokenCopy === null) {
+      o.write(`${file}: nothing to repair: ${count(r.recordsKept)} records, no damage, no torn tail; nothing was written\n`);
+      return Exit.OK;
+    }
     o.write(`${file}: kept ${count(r.recordsKept)} records, ${bytes(r.bytesBefore)} -> ${bytes(r.bytesAfter)}; the journal as it was is in ${r.brokenCopy}\n`);
     for (const d of r.dropped) o.write(`  ${yellow(o, 'dropped')} line ${d.line === null ? '?' : count(d.line)}, offset ${count(d.offset)}: ${d.reason}\n`);
     if (r.tornTail !== null) o.write(`  ${yellow(o, 'dropped')} torn tail: ${count(r.tornTail.bytes)} bytes at offset ${count(r.tornTail.offset)}\n`);
-    if (r.dropped.length === 0 && r.tornTail === null) o.write('  nothing was damaged\n');
+
     return Exit.OK;
   },
 };

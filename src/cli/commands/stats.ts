@@ -33,7 +33,8 @@ Exit codes: 0 shown; 2 damage (stats are still shown); 3 could not read; 64 usag
     }
     const h = rep.header;
     const stats = {
-      file, id: h.id, version: h.version, created: new Date(h.created).toISOString(), generation: h.generation, maxSeq: h.maxSeq, minSeq: h.minSeq,
+      // The highest seq ever assigned: the header's maxSeq is only what it was when the file was written.
+      file, id: h.id, version: h.version, created: new Date(h.created).toISOString(), generation: h.generation, maxSeq: Math.max(h.maxSeq, rep.lastSeq ?? 0), minSeq: h.minSeq,
       records: rep.records, firstSeq: rep.firstSeq, lastSeq: rep.lastSeq, bytes: rep.bytes,
       lastAppend: lastTs === null ? null : new Date(lastTs).toISOString(), tornTail: rep.tornTail, damagedLines: rep.corrupt.length,
     };
@@ -43,7 +44,7 @@ Exit codes: 0 shown; 2 damage (stats are still shown); 3 could not read; 64 usag
       o.write(`${file}\n`);
       o.write(`  id          ${stats.id}\n  format      jsonl-journal version ${stats.version}\n  created     ${stats.created}\n`);
       o.write(`  generation  ${stats.generation} (compactions)\n  records     ${count(stats.records)}\n`);
-      o.write(`  seqs        ${stats.firstSeq === null ? 'none' : `${count(stats.firstSeq)}..${count(stats.lastSeq!)}`} (max assigned ${count(Math.max(stats.maxSeq, stats.lastSeq ?? 0))}, retained from ${count(stats.minSeq)})\n`);
+      o.write(`  seqs        ${stats.firstSeq === null ? 'none' : `${count(stats.firstSeq)}..${count(stats.lastSeq!)}`} (max assigned ${count(stats.maxSeq)}, retained from ${count(stats.minSeq)})\n`);
       o.write(`  size        ${bytes(stats.bytes)} (${count(stats.bytes)} bytes)\n  last append ${stats.lastAppend ?? 'never'}\n`);
       if (rep.tornTail !== null) o.write(`  torn tail   ${count(rep.tornTail.bytes)} bytes (normal after a crash)\n`);
       if (rep.corrupt.length > 0) o.write(`  damaged     ${rep.corrupt.length} lines: run journal verify\n`);

@@ -1,5 +1,5 @@
 /** journal verify <file> [--json] [--fix]: check every line, report, and optionally cut a torn tail. */
-import { ErrorCode, isJournalError, Journal, verify, type TornTail, type VerifyReport } from 'jsonl-journal';
+import { ErrorCode, isJournalError, Journal, verify, type RecoveredTail, type TornTail, type VerifyReport } from 'jsonl-journal';
 import { isBug, onePath, report, type Command } from '../command.js';
 import { bold, bytes, count, Exit, green, Progress, red, yellow } from '../term.js';
 
@@ -29,7 +29,7 @@ not a journal, a damaged header, I/O error); 64 usage error.`,
     let rep: VerifyReport;
     /** The torn tail the check found, when --fix went to cut it. */
     let seen: TornTail | null = null;
-    let cut: TornTail | null = null;
+    let cut: RecoveredTail | null = null;
     try {
       rep = await check(file, json, deep);
       if (values.fix === true && rep.tornTail !== null) {
@@ -60,13 +60,14 @@ not a journal, a damaged header, I/O error); 64 usage error.`,
     const range = rep.records > 0 ? `seq ${count(rep.firstSeq!)}..${count(rep.lastSeq!)}` : 'no records';
     const head = status === 'ok' ? green(o, 'ok') : status === 'torn-tail' ? yellow(o, 'torn tail') : red(o, bold(o, `DAMAGED (${rep.corrupt.length} line${rep.corrupt.length === 1 ? '' : 's'})`));
     o.write(`${file}: ${head}\n  ${count(rep.records)} records, ${range}, ${bytes(rep.bytes)}, generation ${rep.header.generation}\n`);
-    if (cut !== null) o.write(`  cut a torn tail of ${count(cut.bytes)} bytes at offset ${count(cut.offset)}\n`);
+    if (cut !== null) {
+      const what = cut.foreign > 0 ? `${count(cut.foreign)} line${cut.foreign === 1 ? '' : 's'} of plain JSON another tool appended` : `a torn tail of ${count(cut.bytes)} bytes`;
+      o.write(`  cut ${what} at offset ${count(cut.offset)}; the bytes are saved in ${cut.savedTo}\n`);
+    }
     else if (seen !== null) {
       o.write(`  cut nothing: the torn tail at offset ${count(seen.offset)} was gone when the writers' lock was taken (a writer finished or cut it)\n`);
     }
-    if (rep.tornTail !== null) {
-      o.write(`  torn tail: ${count(rep.tornTail.bytes)} bytes at offset ${count(rep.tornTail.offset)}: normal after a crash; the next writer, or journal verify --fix, cuts it\n`);
-    }
+    if (rep.tornTail !== null) o.write(`  ${describeTail(rep.tornTail)}\n`);
     for (const d of rep.corrupt) o.write(`  ${red(o, 'damaged')} line ${d.line === null ? '?' : count(d.line)}, offset ${count(d.offset)}: ${d.reason}\n`);
     if (rep.corrupt.length > 0) o.write(`  journal repair ${file} rewrites it without them, keeping a .broken copy\n`);
     return code;
@@ -80,4 +81,15 @@ async function check(file: string, json: boolean, deep: boolean): Promise<Verify
   } finally {
     bar.finish();
   }
+}
+
+/** What a torn tail is, in one line: a crash's leftover, or lines another tool appended. */
+function describeTail(t: TornTail): string {
+  const where = `${count(t.bytes)} bytes at offset ${count(t.offset)}`;
+  if (t.foreign > 0) {
+    const one = t.foreign === 1;
+    return `torn tail: ${where}: ${count(t.foreign)} line${one ? '' : 's'} of plain JSON without checksums, which another tool appended, not a crash; ` +
+      `the next writer, or journal verify --fix, saves and cuts ${one ? 'it' : 'them'}`;
+  }
+  return `torn tail: ${where}: normal after a crash; the next writer, or journal verify --fix, saves and cuts it`;
 }

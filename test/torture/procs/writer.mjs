@@ -29,6 +29,23 @@ if (planted === 'appendAtEof') {
 } else if (planted !== undefined) {
   throw new Error(`unknown planted bug ${planted}`);
 }
+// Every torn tail this writer cuts must have been saved first, byte for byte: just before the cut,
+// compare the bytes about to go with the newest saved cut for that offset, and say how it went.
+{
+  const { ftruncate } = io;
+  const cutsDir = `${file}.cut`;
+  io.ftruncate = async (fd, len) => {
+    const size = fs.fstatSync(fd).size;
+    if (size > len) {
+      const going = Buffer.alloc(size - len);
+      fs.readSync(fd, going, 0, going.length, len);
+      const saved = (fs.existsSync(cutsDir) ? fs.readdirSync(cutsDir) : []).filter((n) => n.endsWith(`-at-${len}.cut`)).sort().at(-1);
+      const same = saved !== undefined && fs.readFileSync(`${cutsDir}/${saved}`).equals(going);
+      fs.writeSync(1, same ? `cut ok ${len} ${going.length}\n` : `cut BAD ${len} ${going.length} ${saved ?? 'not saved'}\n`);
+    }
+    return ftruncate(fd, len);
+  };
+}
 const rnd = prng([...name].reduce((h, c) => (h * 31 + c.charCodeAt(0)) >>> 0, 7));
 // TORTURE_DURABILITY picks the mode; a process kill leaves the page cache, so even an
 // 'unsafe-nosync' writer's acknowledged records must survive it.
