@@ -1,4 +1,6 @@
-export { Journal, type AppendReceipt, type Durability, type JournalOptions, type KeptRecord, type RecoveredTail } from './write/journal.js';
+export {
+  Journal, type AppendManyOptions, type AppendOptions, type AppendReceipt, type Durability, type JournalOptions, type KeptRecord, type RecoveredTail,
+} from './write/journal.js';
 export { readJournal, JournalReader, type DataMode, type JournalRecord, type ReadOptions } from './read/reader.js';
 export { rawJson, RawJson } from './format/json.js';
 export { follow, Follower, type FollowOptions } from './read/follow.js';

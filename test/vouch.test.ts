@@ -253,6 +253,21 @@ describe('time order', () => {
   });
 });
 
+describe('appending with a time of the caller\'s', () => {
+  it('append and appendMany take ts (ms or a Date, one for all or one per value); a time below the last is raised to it', async () => {
+    const file = tmpJournal();
+    const j = await Journal.open(file);
+    await j.append('a', { ts: 5000 });
+    await j.appendMany(['b', 'c'], { ts: [6000, new Date(7000)] });
+    await j.appendMany(['d', 'e'], { ts: 8000 });
+    await j.append('earlier', { ts: 1000 });
+    await expect(j.append('bad', { ts: -1 })).rejects.toThrow(RangeError);
+    await expect(j.appendMany(['x', 'y'], { ts: [1] })).rejects.toThrow(RangeError);
+    await j.close();
+    expect((await readAll(file)).map((r) => [r.data, r.ts])).toEqual([['a', 5000], ['b', 6000], ['c', 7000], ['d', 8000], ['e', 8000], ['earlier', 8000]]);
+  });
+});
+
 describe('numbers exactly as written', () => {
   it('rawJson text and BigInt values are stored digit for digit, and read back as text or as BigInt', async () => {
     const file = tmpJournal();

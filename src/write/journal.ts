@@ -18,6 +18,16 @@ import { WriterFile, type RecoveredTail } from './recovery.js';
 
 export type { AppendReceipt, Durability, JournalOptions, RecoveredTail };
 
+export interface AppendOptions {
+  /** The record's time, ms since the epoch or a Date, instead of now (raised to the journal's last ts if lower). */
+  ts?: number | Date;
+}
+
+export interface AppendManyOptions {
+  /** One time for every value, or an array with one per value (see AppendOptions). */
+  ts?: number | Date | ReadonlyArray<number | Date>;
+}
+
 /** A record that keeps the seq and timestamp it already has (see appendRecords). */
 export interface KeptRecord {
   seq: number;
@@ -134,13 +144,17 @@ export class Journal {
     return this.#closing !== null;
   }
 
-  /** Appends one JSON value. Resolves with its seq once the batch is durable under the durability option. */
-  append(value: unknown): Promise<AppendReceipt> {
+  /**
+   * Appends one JSON value. Resolves with its seq once the batch is durable under the durability
+   * option. `ts` sets the record's time (ms since the epoch, or a Date) instead of now, as when
+   * importing a log; it is raised to the journal's last ts if lower (timestamps never go back).
+   */
+  append(value: unknown, options?: AppendOptions): Promise<AppendReceipt> {
     const refused = this.#refusal();
     if (refused !== null) return Promise.reject(refused);
     let rec: PendingRecord;
     try {
-      rec = this.#prepare(value);
+      rec = this.#prepare(value, timeOf(options?.ts, 0) ?? Date.now());
     } catch (err) {
       return Promise.reject(err);
     }
@@ -149,9 +163,10 @@ export class Journal {
 
   /**
    * Appends several values as one group: they get consecutive seqs in one batch, and after a crash
-   * readers see all of them or none. If any value is invalid, nothing is appended.
+   * readers see all of them or none. If any value is invalid, nothing is appended. `ts`, as for
+   * append: one time for all, or an array of one per value.
    */
-  appendMany(values: readonly unknown[]): Promise<AppendReceipt[]> {
+  appendMany(values: readonly unknown[], options?: AppendManyOptions): Promise<AppendReceipt[]> {
     if (!Array.isArray(values)) return Promise.reject(new TypeError('appendMany takes an array'));
     const refused = this.#refusal();
     if (refused !== null) return Promise.reject(refused);
@@ -159,8 +174,12 @@ export class Journal {
     const recs: PendingRecord[] = new Array(values.length);
     let bytes = 0;
     try {
-      const ts = Date.now();
+      const given = options?.ts;
+      if (Array.isArray(given) && given.length !== values.length) throw new RangeError(`appendMany: ts has ${given.length} times for ${values.length} values`);
+      const now = Date.now();
+      const one = Array.isArray(given) ? undefined : timeOf(given as number | Date | undefined, 0);
       for (let i = 0; i < values.length; i++) {
+        const ts = Array.isArray(given) ? timeOf(given[i], i)! : (one ?? now);
         const r = this.#prepare(values[i], ts, i);
         recs[i] = r;
         bytes += recordSizeBound(r.dataBytes);
@@ -519,4 +538,12 @@ export class Journal {
     });
     await this.#syncing;
   }
+}
+
+/** A time option as ms since the epoch; undefined when absent. `index` names the value for the error. */
+function timeOf(t: number | Date | undefined, index: number): number | undefined {
+  if (t === undefined) return undefined;
+  const ms = t instanceof Date ? t.getTime() : t;
+  if (!Number.isSafeInteger(ms) || ms < 0) throw new RangeError(`ts at [${index}] must be a Date or a non-negative integer of ms since the epoch`);
+  return ms;
 }
