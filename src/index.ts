@@ -11,4 +11,5 @@ export type { Header } from './format/header.js';
 export type { Damage, TornTail } from './scan/batches.js';
 export { compact, isTombstone, type CompactOptions, type CompactProgress, type CompactResult } from './compact/compact.js';
 export { repair, type RepairResult } from './compact/repair.js';
+export { truncate, type TruncateResult } from './compact/truncate.js';
 export { Consumer, listConsumers, consumersFloor, type ConsumerInfo, type ConsumerPosition } from './consume/consumer.js';

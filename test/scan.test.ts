@@ -8,7 +8,7 @@ import { encodeHeader, newHeader } from '../src/format/header.js';
 import { encodeSeal } from '../src/format/seal.js';
 import { ErrorCode, isJournalError } from '../src/index.js';
 import { JournalScan, type ScanOptions } from '../src/scan/scan.js';
-import { findLine, seekSeq } from '../src/scan/seek.js';
+import { findLine, seekSeq, seekTs } from '../src/scan/seek.js';
 import { recoverTail, scanAppended } from '../src/scan/tail.js';
 import { countIo, hookIo, tmpJournal } from './helpers.js';
 
@@ -389,6 +389,36 @@ describe('seeking by seq', () => {
         // It is a line start: a scan from it (inside a batch, maybe) finds the target first.
         const r = await scanFile(b, { from: at, firstLine: null, midBatch: true });
         expect(r.seqs.filter((s) => s >= target)[0] ?? null).toBe(target > last ? null : target);
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+  });
+
+  it('seals between batches (an idle writer leaves them) do not mislead a seek by seq or by time', async () => {
+    // Batches of one record, each followed by a seal, as from a writer that idles after each.
+    const head = encodeHeader(newHeader({ id: 'seals', created: 0 }));
+    const parts: Buffer[] = [head];
+    let pos = head.length;
+    const at = new Map<number, number>();
+    for (let seq = 1; seq <= 3000; seq++) {
+      const batch = encodeBatch([prepareRecord({ seq, pad: 'q'.repeat(seq % 50) }, seq * 10)], seq, pos).bytes;
+      at.set(seq, pos);
+      const seal = encodeSeal(pos + batch.length);
+      parts.push(batch, seal);
+      pos += batch.length + seal.length;
+    }
+    const file = tmpJournal();
+    fs.writeFileSync(file, Buffer.concat(parts));
+    const fd = fs.openSync(file, 'r');
+    try {
+      for (const target of [2, 17, 1000, 1999, 2500, 2999, 3000]) {
+        const bySeq = await seekSeq(fd, head.length, pos, target, 1 << 20);
+        const byTs = await seekTs(fd, head.length, pos, target * 10, 1 << 20);
+        for (const start of [bySeq, byTs]) {
+          expect(start, `target ${target}`).toBeLessThanOrEqual(at.get(target)!);
+          expect(at.get(target)! - start, `target ${target}`).toBeLessThan(4 * 65536);
+        }
       }
     } finally {
       fs.closeSync(fd);

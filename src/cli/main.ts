@@ -12,11 +12,14 @@ import { repairCommand } from './commands/repair.js';
 import { restoreCommand } from './commands/restore.js';
 import { shipCommand } from './commands/ship.js';
 import { statsCommand } from './commands/stats.js';
+import { truncateCommand } from './commands/truncate.js';
 import { verifyCommand } from './commands/verify.js';
 import { report, version, type Command } from './command.js';
 import { Exit, red, UsageError } from './term.js';
 
-const commands: Command[] = [verifyCommand, repairCommand, catCommand, appendCommand, compactCommand, consumersCommand, statsCommand, shipCommand, restoreCommand];
+const commands: Command[] = [
+  verifyCommand, repairCommand, catCommand, appendCommand, compactCommand, truncateCommand, consumersCommand, statsCommand, shipCommand, restoreCommand,
+];
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

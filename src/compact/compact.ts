@@ -7,7 +7,7 @@ import { recommitLine } from '../format/envelope.js';
 import { LF } from '../format/frame.js';
 import { isVersion2, type Header } from '../format/header.js';
 import { MAX_LINE_BYTES } from '../format/limits.js';
-import { replaceDurably } from '../fs/durable.js';
+import { copyRangeDurably, replaceDurably } from '../fs/durable.js';
 import { io } from '../fs/io.js';
 import { killPoint } from '../fs/kill-points.js';
 import { abortError, FileLock } from '../fs/lock.js';
@@ -18,7 +18,11 @@ import type { Damage, ScannedRecord, TornTail } from '../scan/batches.js';
 import { openJournalFile } from '../scan/open.js';
 import { JournalScan } from '../scan/scan.js';
 import { recoverTail } from '../scan/tail.js';
+import { firstSeqIn, msOf, positiveInt } from '../read/range.js';
+import { SEAL_TAIL_BYTES } from '../format/seal.js';
+import { findLine } from '../scan/seek.js';
 import { saveCut } from '../write/cuts.js';
+import { setRetentionRunner } from '../write/retention.js';
 import type { RecoveredTail } from '../write/recovery.js';
 import { takeCompactionLock } from './lock.js';
 import { CompactionOutput } from './output.js';
@@ -39,6 +43,18 @@ export interface CompactOptions {
    * live latest value.
    */
   beforeSeq?: number;
+  /**
+   * Retention by age: drop the records before the first one appended at or after this time (ms
+   * since the epoch, or a Date), as `beforeSeq` would with that record's seq. In a version 2
+   * journal, where timestamps never go back, that is every record older than it.
+   */
+  beforeTs?: number | Date;
+  /**
+   * Retention by size: keep the newest records that fit in a file of this many bytes (with `key`,
+   * a key's live latest value is kept however old, and the file may be larger). Records appended
+   * while the compaction runs are kept too.
+   */
+  maxBytes?: number;
   /**
    * Remove nothing that a named consumer (see Consumer) has not committed yet: records from the
    * lowest committed position + 1 on are kept whatever the policy, and `beforeSeq` stops there.
@@ -83,6 +99,9 @@ export function isTombstone(data: unknown): boolean {
   return typeof data === 'object' && data !== null && (data as Record<string, unknown>).$tombstone === true;
 }
 
+// Writers with a retention policy run compactions through this (the writer's floor is below this one).
+setRetentionRunner((path, policy, signal) => compact(path, { ...policy, signal }));
+
 /** Catching up without the writers' lock stops once less than this is left to copy. */
 const SWAP_TAIL_BYTES = 256 * 1024;
 const CATCH_UP_ROUNDS = 4;
@@ -95,24 +114,49 @@ export async function compact(file: string, opts: CompactOptions = {}): Promise<
   if (opts.beforeSeq !== undefined && !(Number.isSafeInteger(opts.beforeSeq) && opts.beforeSeq >= 1)) {
     throw new RangeError('beforeSeq must be a positive integer');
   }
-  const { result } = await rewrite(file, opts, false);
+  msOf('beforeTs', opts.beforeTs);
+  positiveInt('maxBytes', opts.maxBytes);
+  const { result } = await rewrite(file, opts, {});
   return result;
 }
 
-/**
- * The rewrite behind compact() and repair(). With `salvage`, damage before durable data does not
- * stop it: the damaged lines are left out and reported, and the intact records around them kept.
- */
-export async function rewrite(file: string, opts: CompactOptions, salvage: boolean): Promise<{ result: CompactResult; dropped: Damage[]; tornTail: TornTail | null }> {
+/** What kind of rewrite: a compaction by default. */
+export interface RewriteMode {
+  /** repair(): damage before durable data does not stop it: the damaged lines are left out and reported. */
+  salvage?: boolean;
+  /**
+   * truncate(): keep the records up to this seq and no later one, holding the writers' lock
+   * throughout, so that the file ends there; seqs after it are assigned again.
+   */
+  truncateAfter?: { seq?: number; ts?: number };
+}
+
+export interface Truncation {
+  lastSeq: number;
+  offset: number | null;
+  savedTo: string | null;
+}
+
+export interface RewriteResult {
+  result: CompactResult;
+  /** With salvage: the damaged lines left out. */
+  dropped: Damage[];
+  tornTail: TornTail | null;
+  /** With truncateAfter: the last seq kept, the offset of the first record dropped (null if none was), and where the dropped bytes were kept. */
+  truncatedAt: Truncation | null;
+}
+
+/** The rewrite behind compact(), repair() and truncate(). */
+export async function rewrite(file: string, opts: CompactOptions, mode: RewriteMode): Promise<RewriteResult> {
   if (typeof file !== 'string' || file === '') throw new TypeError('path must be a non-empty string');
   const t0 = performance.now();
   try {
     const release = await takeCompactionLock(file, opts);
     try {
       await removeStaleTemps(file);
-      const c = new Compaction(file, opts, salvage);
+      const c = new Compaction(file, opts, mode);
       const result = await c.run(t0);
-      return { result, dropped: c.dropped, tornTail: c.tornTail };
+      return { result, dropped: c.dropped, tornTail: c.tornTail, truncatedAt: c.truncatedAt };
     } finally {
       await release();
     }
@@ -133,6 +177,8 @@ class Compaction {
   #latest: Map<string, number> | null = null;
   /** With retainForConsumers: the lowest seq a consumer still needs. */
   #floor = Number.POSITIVE_INFINITY;
+  /** Retention: records below this seq go (beforeSeq, beforeTs and maxBytes, whichever reaches furthest); 1 keeps all. */
+  #retainFrom = 1;
   readonly #salvage: boolean;
   #headerEnd = 0;
   /** Whether the journal has seals (format version 2): they are not copied, the new file gets its own. */
@@ -145,11 +191,16 @@ class Compaction {
   readonly dropped: Damage[] = [];
   /** The torn tail the rewrite did not carry over, if any. */
   tornTail: TornTail | null = null;
+  /** With truncateAfter: the point, resolved to a seq (and a ts to a seq) before the copy. */
+  readonly #truncate: { seq?: number; ts?: number } | null;
+  /** With truncateAfter: what was kept and where dropping began. */
+  truncatedAt: Truncation | null = null;
 
-  constructor(file: string, opts: CompactOptions, salvage: boolean) {
+  constructor(file: string, opts: CompactOptions, mode: RewriteMode) {
     this.#file = file;
     this.#opts = opts;
-    this.#salvage = salvage;
+    this.#salvage = mode.salvage === true;
+    this.#truncate = mode.truncateAfter ?? null;
     this.#lockTimeout = opts.lockTimeoutMs ?? 30_000;
   }
 
@@ -161,7 +212,9 @@ class Compaction {
     let cut: RecoveredTail | null = null;
     try {
       // Where the committed data ends now, and its last seq, read under the writers' lock so that a
-      // writer cutting a torn tail cannot change the bytes being read.
+      // writer cutting a torn tail cannot change the bytes being read. A truncation keeps the lock
+      // to the end: nothing may be appended after the point while it runs.
+      const hold = this.#truncate !== null;
       await oldLock.acquire(this.#lockTimeout, this.#opts.signal);
       let snap;
       try {
@@ -172,23 +225,32 @@ class Compaction {
           throw err;
         })) };
       } finally {
-        oldLock.release();
+        if (!hold) oldLock.release();
+      }
+      if (this.#truncate !== null) {
+        this.truncatedAt = { lastSeq: await this.#truncationPoint(fd, header, headerEnd, snap.end, snap.lastSeq), offset: null, savedTo: null };
+        // Nothing after the point: the journal is left as it is.
+        if (this.truncatedAt.lastSeq >= snap.lastSeq) {
+          return { recordsBefore: 0, recordsAfter: 0, bytesBefore: snap.size, bytesAfter: snap.size, ms: performance.now() - t0, stallMs: 0, generation: header.generation, version: header.version, cut: null };
+        }
       }
       if (this.#opts.retainForConsumers) this.#floor = (await consumersFloor(this.#file)) ?? Number.POSITIVE_INFINITY;
+      this.#retainFrom = await this.#retention(fd, header, headerEnd, snap.end, snap.lastSeq);
       if (this.#opts.key) this.#latest = await this.#index(fd, headerEnd, snap.end);
       const newHeader: Header = {
         ...header,
         generation: header.generation + 1,
-        // Records appended from here on are copied, so they carry their seqs into the new file.
-        maxSeq: Math.max(header.maxSeq, snap.lastSeq),
+        // Records appended from here on are copied, so they carry their seqs into the new file. A
+        // truncation ends the journal at its point, and the seqs after it are assigned again.
+        maxSeq: this.truncatedAt !== null ? this.truncatedAt.lastSeq : Math.max(header.maxSeq, snap.lastSeq),
         // Followers and consumers positioned below this learn that retention removed their records.
-        minSeq: Math.max(header.minSeq, Math.min(this.#opts.beforeSeq ?? 1, this.#floor)),
+        minSeq: Math.max(header.minSeq, Math.min(this.#retainFrom, this.#floor)),
       };
       this.#seals = isVersion2(header);
       const out = this.#out = await CompactionOutput.create(this.#file, newHeader);
       killPoint('compact-temp-created');
       let { end, lastSeq } = await this.#copy(fd, headerEnd, snap.end, 0, 'copy', false);
-      for (let round = 0; round < CATCH_UP_ROUNDS; round++) {
+      for (let round = 0; round < CATCH_UP_ROUNDS && !hold; round++) {
         const size = io.fstatSync(fd).size;
         if (size - end < SWAP_TAIL_BYTES) break;
         ({ end, lastSeq } = await this.#copy(fd, end, size, lastSeq, 'copy', true));
@@ -198,7 +260,7 @@ class Compaction {
       await out.sync();
       this.#checkAbort();
 
-      await oldLock.acquire(this.#lockTimeout, this.#opts.signal);
+      if (!hold) await oldLock.acquire(this.#lockTimeout, this.#opts.signal);
       const stallStart = performance.now();
       this.#opts.onProgress?.({ phase: 'swap', bytesRead: end, bytesTotal: io.fstatSync(fd).size, recordsWritten: this.#recordsAfter });
       try {
@@ -210,6 +272,8 @@ class Compaction {
         await this.#copy(fd, end, mine.size, lastSeq, 'swap', true);
         const torn = this.tornTail;
         if (torn !== null) cut = { ...torn, savedTo: await saveCut(this.#file, fd, torn.offset, torn.offset + torn.bytes) };
+        const t = this.truncatedAt;
+        if (t !== null && t.offset !== null) t.savedTo = await keepDropped(this.#file, fd, t.offset, torn === null ? mine.size : torn.offset);
         // A version 1 journal whose timestamps never went back can have what version 2 promises.
         if (!isVersion2(header) && !this.#tsBackwards) newHeader.version = 2;
         await out.finish(newHeader);
@@ -270,7 +334,7 @@ class Compaction {
   async #copy(fd: number, from: number, to: number, prevSeq: number, phase: CompactProgress['phase'], verbatim: boolean) {
     const o = this.#opts;
     const out = this.#out!;
-    if (!this.#salvage && (verbatim || (o.keep === undefined && o.key === undefined && o.beforeSeq === undefined))) {
+    if (!this.#salvage && this.#truncate === null && (verbatim || (o.keep === undefined && o.key === undefined && this.#retainFrom <= 1))) {
       // Nothing can be dropped, so every committed batch is copied whole: its lines byte for byte,
       // its last line re-committed. The lines go out as they are read, before their batch commits,
       // so no batch is held in memory and the reads can run ahead; what a batch that never commits
@@ -324,11 +388,50 @@ class Compaction {
     return done;
   }
 
+  /**
+   * The seq below which retention drops records: beforeSeq; the first record appended at or after
+   * beforeTs; the first of the newest records that fit in maxBytes. Whichever reaches furthest.
+   */
+  async #retention(fd: number, header: Header, headerEnd: number, end: number, lastSeq: number): Promise<number> {
+    const o = this.#opts;
+    let from = o.beforeSeq ?? 1;
+    const beforeTs = msOf('beforeTs', o.beforeTs);
+    if (beforeTs !== undefined) {
+      const range = { fromSeq: 1, untilSeq: Number.POSITIVE_INFINITY, fromTs: beforeTs, untilTs: Number.POSITIVE_INFINITY };
+      from = Math.max(from, (await firstSeqIn(fd, this.#file, header, headerEnd, end, range, MAX_LINE_BYTES)) ?? lastSeq + 1);
+    }
+    if (o.maxBytes !== undefined) {
+      // Kept lines are copied as they are, or shorter (a re-committed last line of a batch); the
+      // header may grow by a few digits, and a seal ends the file.
+      const room = o.maxBytes - (headerEnd + 16) - SEAL_TAIL_BYTES;
+      const line = room <= 0 ? null : await findLine(fd, Math.max(headerEnd, end - room) - 1, end, MAX_LINE_BYTES * 2, (env) => env.commit !== 0);
+      from = Math.max(from, line?.seq ?? lastSeq + 1);
+    }
+    return from;
+  }
+
+  /** The last seq a truncation keeps: its seq, or the last record appended at or before its ts. */
+  async #truncationPoint(fd: number, header: Header, headerEnd: number, end: number, lastSeq: number): Promise<number> {
+    const t = this.#truncate!;
+    let last = Math.min(lastSeq, t.seq ?? lastSeq);
+    if (t.ts !== undefined) {
+      const range = { fromSeq: 1, untilSeq: Number.POSITIVE_INFINITY, fromTs: t.ts + 1, untilTs: Number.POSITIVE_INFINITY };
+      const after = await firstSeqIn(fd, this.#file, header, headerEnd, end, range, MAX_LINE_BYTES);
+      if (after !== null) last = Math.min(last, after - 1);
+    }
+    return last;
+  }
+
   #keeps(rec: JournalRecord): boolean {
-    const { beforeSeq, keep, key } = this.#opts;
+    if (this.truncatedAt !== null) {
+      if (rec.seq <= this.truncatedAt.lastSeq) return true;
+      this.truncatedAt.offset ??= rec.offset;
+      return false;
+    }
+    const { keep, key } = this.#opts;
     if (rec.seq >= this.#floor) return true;
     if (keep && !keep(rec)) return false;
-    const old = beforeSeq !== undefined && rec.seq < beforeSeq;
+    const old = rec.seq < this.#retainFrom;
     if (this.#latest === null) return !old;
     const k = key!(rec);
     if (k === undefined) return !old;
@@ -407,4 +510,17 @@ class Compaction {
 /** The end (after its LF) of the line starting at `start`, while its bytes are in view. */
 function lineEnd(view: (start: number, end: number) => Buffer, start: number, limit: number): number {
   return start + view(start, limit).indexOf(LF) + 1;
+}
+
+/**
+ * Copies the bytes a truncation drops, `[from, to)` of the journal open at `fd`, to the first free
+ * name of `<journal>.truncated`, `.truncated.1`, ..., durably. Returns that name.
+ */
+async function keepDropped(file: string, fd: number, from: number, to: number): Promise<string> {
+  for (let n = 0; ; n++) {
+    const target = n === 0 ? `${file}.truncated` : `${file}.truncated.${n}`;
+    if (io.statSync(target) !== null) continue;
+    await copyRangeDurably(fd, from, to, target);
+    return target;
+  }
 }

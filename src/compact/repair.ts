@@ -36,7 +36,7 @@ export async function repair(file: string, opts: Pick<CompactOptions, 'signal' |
   const check = await verify(file, { ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.onProgress ? { onProgress: (p) => opts.onProgress!({ phase: 'check', ...p, recordsWritten: 0 }) } : {}) });
   if (check.ok) return { brokenCopy: null, dropped: [], tornTail: null, recordsKept: check.records, bytesBefore: check.bytes, bytesAfter: check.bytes };
   const brokenCopy = await keepCopy(file);
-  const { result, dropped, tornTail } = await rewrite(file, { ...opts, wait: true }, true);
+  const { result, dropped, tornTail } = await rewrite(file, { ...opts, wait: true }, { salvage: true });
   return { brokenCopy, dropped, tornTail, recordsKept: result.recordsAfter, bytesBefore: result.bytesBefore, bytesAfter: result.bytesAfter };
 }
 

@@ -10,12 +10,21 @@ import { MAX_LINE_BYTES } from '../format/limits.js';
 import { dirOf, io } from '../fs/io.js';
 import { openJournalFile } from '../scan/open.js';
 import { FOLLOW_CHUNK_BYTES as CHUNK_BYTES, JournalScan } from '../scan/scan.js';
-import { seekSeq } from '../scan/seek.js';
+import { seekSeq, seekTs } from '../scan/seek.js';
+import { lastRecords } from '../scan/tail.js';
+import { msOf, positiveInt, type TimeOption } from './range.js';
 import { checkDataMode, RecordIterator, type DataMode, type JournalRecord } from './record-iterator.js';
 
 export interface FollowOptions {
   /** The first seq to yield. Without it, the follower starts at the oldest record there is. */
   fromSeq?: number;
+  /**
+   * Start at the first record with ts >= fromTs (ms since the epoch, or a Date), found by bisection
+   * in a version 2 journal; every record after it follows.
+   */
+  fromTs?: TimeOption;
+  /** Start with the last `last` records there are (read from the end), then follow: `tail -n N -f`. */
+  last?: number;
   /** Ends the iteration (without an error) and releases the file, watcher and timer. */
   signal?: AbortSignal;
   /**
@@ -53,6 +62,10 @@ export class Follower extends RecordIterator {
 
   /** The next seq to yield; records below it are skipped. */
   #nextSeq: number;
+  /** Records before the first with ts >= this are skipped; once one is yielded, -Infinity. */
+  #fromTs: number;
+  /** With `last`: how many records to start with, until the position is found. */
+  #last: number | undefined;
   /** Whether the position was asked for (fromSeq) or reached: only then can it be "gone". */
   #positioned: boolean;
 
@@ -98,6 +111,8 @@ export class Follower extends RecordIterator {
     this.#pollMs = opts.pollMs ?? 200;
     this.#data = checkDataMode(opts.data);
     this.#nextSeq = opts.fromSeq ?? 1;
+    this.#fromTs = msOf('fromTs', opts.fromTs) ?? Number.NEGATIVE_INFINITY;
+    this.#last = positiveInt('last', opts.last);
     this.#positioned = opts.fromSeq !== undefined;
     this.#signal?.addEventListener('abort', this.#onAbort);
   }
@@ -182,9 +197,10 @@ export class Follower extends RecordIterator {
         this.#restartAt(scan.committedEnd, scan.lastSeq, CHUNK_BYTES);
       }
       let i = 0;
-      while (i < out.length && out[i]!.seq < this.#nextSeq) i++;
+      while (i < out.length && (out[i]!.seq < this.#nextSeq || out[i]!.ts < this.#fromTs)) i++;
       if (i < out.length) {
         const records = i === 0 ? out : out.slice(i);
+        this.#fromTs = Number.NEGATIVE_INFINITY;
         if (this.#durableOnly && scan.committedEnd > Math.max(this.#durableEnd, scan.synced)) {
           try {
             await io.fdatasync(this.#fd);
@@ -235,7 +251,13 @@ export class Follower extends RecordIterator {
       }
       this.#nextSeq = 1;
     }
-    const start = this.#nextSeq > 1 ? await seekSeq(fd, headerEnd, id.size, this.#nextSeq, MAX_LINE_BYTES) : headerEnd;
+    if (this.#last !== undefined) {
+      const tail = await lastRecords(fd, this.path, headerEnd, id.size, this.#last, isVersion2(header), MAX_LINE_BYTES);
+      this.#last = undefined;
+      if (tail !== null) this.#nextSeq = Math.max(this.#nextSeq, tail.firstSeq);
+    }
+    let start = this.#nextSeq > 1 ? await seekSeq(fd, headerEnd, id.size, this.#nextSeq, MAX_LINE_BYTES) : headerEnd;
+    if (Number.isFinite(this.#fromTs) && isVersion2(header)) start = Math.max(start, await seekTs(fd, headerEnd, id.size, this.#fromTs, MAX_LINE_BYTES));
     this.#scanStart = start;
     this.#scanMid = start !== headerEnd;
     this.#scan = new JournalScan(fd, { path: this.path, from: start, chunkBytes: CHUNK_BYTES, midBatch: this.#scanMid, seals: isVersion2(header), onCorrupt: 'throw', decode: 'data', dataMode: this.#data });

@@ -10,7 +10,7 @@ import { io } from '../fs/io.js';
 import type { Damage, TornTail } from '../scan/batches.js';
 import { openJournalFile } from '../scan/open.js';
 import { JournalScan } from '../scan/scan.js';
-import { seekSeq } from '../scan/seek.js';
+import { inRange, msOf, pastRange, positiveInt, startOf, type Range, type TimeOption } from './range.js';
 import { checkDataMode, RecordIterator, type DataMode, type JournalRecord } from './record-iterator.js';
 
 export type { DataMode, JournalRecord };
@@ -18,6 +18,15 @@ export type { DataMode, JournalRecord };
 export interface ReadOptions {
   /** Start at the first record with seq >= fromSeq, found by bisection (O(log n) reads). */
   fromSeq?: number;
+  /**
+   * Only records with ts >= fromTs (ms since the epoch, or a Date). In a version 2 journal, where
+   * timestamps never go back, the first is found by bisection and the read starts there.
+   */
+  fromTs?: TimeOption;
+  /** Only records with ts <= untilTs; in a version 2 journal the read ends at the first record past it. */
+  untilTs?: TimeOption;
+  /** Only the last `last` records (of those in the other bounds' range), found by reading from the end. */
+  last?: number;
   /** Ends the iteration (without an error) when aborted. */
   signal?: AbortSignal;
   /**
@@ -35,7 +44,10 @@ export interface ReadOptions {
 
 export class JournalReader extends RecordIterator {
   readonly path: string;
-  readonly #fromSeq: number;
+  readonly #range: Range;
+  /** Whether the range has bounds besides fromSeq, so that each record is checked against it. */
+  readonly #bounded: boolean;
+  readonly #last: number | undefined;
   readonly #signal: AbortSignal | undefined;
   readonly #skip: boolean;
   readonly #onCorrupt: ((d: Damage) => void) | undefined;
@@ -59,7 +71,14 @@ export class JournalReader extends RecordIterator {
       throw new TypeError(`corrupt must be 'throw' or 'skip'`);
     }
     this.path = path;
-    this.#fromSeq = opts.fromSeq ?? 1;
+    this.#range = {
+      fromSeq: opts.fromSeq ?? 1,
+      untilSeq: Number.POSITIVE_INFINITY,
+      fromTs: msOf('fromTs', opts.fromTs) ?? Number.NEGATIVE_INFINITY,
+      untilTs: msOf('untilTs', opts.untilTs) ?? Number.POSITIVE_INFINITY,
+    };
+    this.#last = positiveInt('last', opts.last);
+    this.#bounded = opts.fromTs !== undefined || opts.untilTs !== undefined || this.#last !== undefined;
     this.#signal = opts.signal;
     this.#skip = opts.corrupt === 'skip';
     this.#onCorrupt = opts.onCorrupt;
@@ -101,8 +120,13 @@ export class JournalReader extends RecordIterator {
           this.#done = true;
         }
         const out = scan.take();
+        if (this.#bounded) {
+          const kept = this.#keep(out);
+          if (kept.length > 0) return this.handOut(kept, 0);
+          continue;
+        }
         let i = 0;
-        while (i < out.length && out[i]!.seq < this.#fromSeq) i++;
+        while (i < out.length && out[i]!.seq < this.#range.fromSeq) i++;
         if (i < out.length) return this.handOut(out, i);
       }
     } catch (err) {
@@ -116,12 +140,25 @@ export class JournalReader extends RecordIterator {
     const { fd, header, headerEnd } = await openJournalFile(this.path, 'r');
     this.#fd = fd;
     this.#header = header;
-    let start = headerEnd;
-    if (this.#fromSeq > 1) start = await seekSeq(fd, headerEnd, io.fstatSync(fd).size, this.#fromSeq, this.#maxLine);
+    const start = await startOf(fd, this.path, header, headerEnd, io.fstatSync(fd).size, this.#range, this.#last, this.#maxLine);
     this.#scan = new JournalScan(fd, {
       path: this.path, from: start, firstLine: start === headerEnd ? 2 : null, midBatch: start !== headerEnd,
       seals: isVersion2(header), onCorrupt: this.#skip ? 'report' : 'throw', decode: 'data', dataMode: this.#data, readAhead: true, maxLineBytes: this.#maxLine,
     });
+  }
+
+  /** The records of a batch in the range; the read is done once one is past it. */
+  #keep(records: JournalRecord[]): JournalRecord[] {
+    const kept: JournalRecord[] = [];
+    const v2 = isVersion2(this.#header!);
+    for (const r of records) {
+      if (pastRange(r, this.#range, v2)) {
+        this.#done = true;
+        break;
+      }
+      if (inRange(r, this.#range)) kept.push(r);
+    }
+    return kept;
   }
 
   #report(scan: JournalScan): void {

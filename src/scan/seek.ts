@@ -1,6 +1,7 @@
 /**
- * Finding where to start reading for a given seq without scanning from the top: seqs rise through
- * the file, so the byte range is bisected, O(log n) probes of one small read each.
+ * Finding where to start reading for a given seq or time without scanning from the top: seqs (and,
+ * in version 2, timestamps) rise through the file, so the byte range is bisected, O(log n) probes
+ * of one small read each.
  */
 import { decodeMarks, type Envelope } from '../format/envelope.js';
 import { LF } from '../format/frame.js';
@@ -15,22 +16,30 @@ const LINEAR_SPAN = 64 * 1024;
  * before the returned offset has a lower seq; the caller reads on from there, dropping the few
  * records below `target`.
  */
-export async function seekSeq(fd: number, from: number, size: number, target: number, maxLineBytes: number): Promise<number> {
+export function seekSeq(fd: number, from: number, size: number, target: number, maxLineBytes: number): Promise<number> {
+  return seekBy(fd, from, size, (env) => env.seq < target, maxLineBytes);
+}
+
+/**
+ * seekSeq for the first record with ts >= `target`: timestamps never go back in a version 2
+ * journal (format.md §3), so the same bisection finds it.
+ */
+export function seekTs(fd: number, from: number, size: number, target: number, maxLineBytes: number): Promise<number> {
+  return seekBy(fd, from, size, (env) => env.ts < target, maxLineBytes);
+}
+
+/** Bisects `[from, size)` for the first record for which `before` is false; `before` must hold for a prefix of the records. */
+async function seekBy(fd: number, from: number, size: number, before: (env: Envelope) => boolean, maxLineBytes: number): Promise<number> {
   let lo = from;
   let hi = size;
   while (hi - lo > LINEAR_SPAN) {
     const mid = lo + Math.floor((hi - lo) / 2);
-    const p = await probe(fd, mid, hi, maxLineBytes);
-    if (p !== null && p.seq < target) lo = p.offset;
+    // A record, not a seal: a seal's seq and ts (0) say nothing of the records around it.
+    const p = await findLine(fd, mid, hi, maxLineBytes * 2, (env) => env.commit !== 0);
+    if (p !== null && before(p.env)) lo = p.start;
     else hi = mid;
   }
   return lo;
-}
-
-/** The first intact record line that starts after the first LF at or after `at`, below `hi`. */
-async function probe(fd: number, at: number, hi: number, maxLineBytes: number): Promise<{ offset: number; seq: number } | null> {
-  const line = await findLine(fd, at, hi, maxLineBytes * 2, () => true);
-  return line === null ? null : { offset: line.start, seq: line.seq };
 }
 
 /**
@@ -40,7 +49,7 @@ async function probe(fd: number, at: number, hi: number, maxLineBytes: number): 
  */
 export async function findLine(
   fd: number, at: number, hi: number, maxWindow: number, accept: (env: Envelope) => boolean,
-): Promise<{ start: number; end: number; seq: number } | null> {
+): Promise<{ start: number; end: number; seq: number; env: Envelope } | null> {
   for (let want = PROBE_BYTES; ; want *= 2) {
     const len = Math.min(want, hi - at);
     if (len <= 0) return null;
@@ -52,7 +61,7 @@ export async function findLine(
       const lf = got.indexOf(LF, start);
       if (lf < 0) break;
       const d = decodeMarks(got, start, lf);
-      if (typeof d !== 'string' && accept(d)) return { start: at + start, end: at + lf + 1, seq: d.seq };
+      if (typeof d !== 'string' && accept(d)) return { start: at + start, end: at + lf + 1, seq: d.seq, env: d };
       i = lf;
     }
     // No such line in the window: widen it, unless it already reaches `hi` or its limit.

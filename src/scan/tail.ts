@@ -9,6 +9,7 @@ import { LF } from '../format/frame.js';
 import { io } from '../fs/io.js';
 import type { TornTail } from './batches.js';
 import { JournalScan } from './scan.js';
+import { findLine } from './seek.js';
 
 const BACK_CHUNK = 64 * 1024;
 
@@ -142,5 +143,47 @@ async function readExactly(fd: number, file: string, buf: Buffer, len: number, p
     }
     if (n === 0) throw new JournalError(ErrorCode.IO_ERROR, `${file}: file ended early while reading at offset ${pos + off}`, { path: file, offset: pos + off });
     off += n;
+  }
+}
+
+/** Bytes read from the end at first when looking for the last records; quadrupled until enough. */
+const LAST_WINDOW = 64 * 1024;
+
+/**
+ * The seqs of the first and last of the last `n` committed records of `[headerEnd, size)` for
+ * which `counts` holds (fewer if there are fewer), read from the end: a window of the file's end is
+ * scanned, and widened until it holds `n` such records, so the cost grows with `n` (and with how
+ * far back they lie), not with the file. null if there are none.
+ */
+export async function lastRecords(
+  fd: number, file: string, headerEnd: number, size: number, n: number, seals: boolean, maxLineBytes: number,
+  counts: (r: { seq: number; ts: number }) => boolean = () => true,
+): Promise<{ firstSeq: number; lastSeq: number } | null> {
+  for (let window = LAST_WINDOW; ; window *= 4) {
+    let from = headerEnd;
+    if (size - headerEnd > window) {
+      // A record line to start at (not a seal: its batch's records would be counted short).
+      const line = await findLine(fd, size - window - 1, size, maxLineBytes * 2, (env) => env.commit !== 0);
+      from = line?.start ?? headerEnd;
+    }
+    const seqs = new Float64Array(n);
+    let count = 0;
+    const scan = new JournalScan(fd, {
+      path: file, from, to: size, midBatch: from !== headerEnd, seals, onCorrupt: 'throw', decode: 'marks', maxLineBytes, collect: true,
+    });
+    try {
+      while ((await scan.step()) > 0) {
+        for (const r of scan.take()) if (counts(r)) seqs[count++ % n] = r.seq;
+      }
+      scan.finish(size);
+      for (const r of scan.take()) if (counts(r)) seqs[count++ % n] = r.seq;
+    } catch (err) {
+      if (err instanceof JournalError) throw err;
+      throw ioError('cannot read', file, err);
+    }
+    if (count >= n || from === headerEnd) {
+      if (count === 0) return null;
+      return count >= n ? { firstSeq: seqs[count % n]!, lastSeq: seqs[(count - 1) % n]! } : { firstSeq: seqs[0]!, lastSeq: seqs[count - 1]! };
+    }
   }
 }

@@ -14,6 +14,7 @@ import { removeStaleTemps } from '../fs/temps.js';
 import { createJournalFile } from './create.js';
 import { resolveOptions, type Durability, type JournalOptions, type JournalSettings } from './options.js';
 import { AppendQueue, rejectAll, type AppendReceipt, type PendingAppend } from './queue.js';
+import { AutoRetention, retentionAvailable } from './retention.js';
 import { WriterFile, type RecoveredTail } from './recovery.js';
 
 export type { AppendReceipt, Durability, JournalOptions, RecoveredTail };
@@ -62,6 +63,8 @@ export class Journal {
   /** When the last batch was written, and the timer that seals once the writer has been idle (IDLE_SEAL_MS). */
   #lastBatchAt = 0;
   #sealTimer: NodeJS.Timeout | null = null;
+  /** With the retention option: compacts in the background when the journal is past its bound. */
+  readonly #retention: AutoRetention | null;
 
   /** When this writer took the lock it holds between batches (see LEASE_MS). */
   #lockedAt = 0;
@@ -80,6 +83,7 @@ export class Journal {
     this.#opts = opts;
     this.#file = file;
     this.#queue = new AppendQueue(opts.maxBatchBytes, opts.maxPendingBytes, (batch) => this.#commit(batch));
+    this.#retention = opts.retention === undefined ? null : new AutoRetention(path, opts.retention);
   }
 
   /**
@@ -92,7 +96,8 @@ export class Journal {
     try {
       await removeStaleTemps(path);
       const created = o.create && io.statSync(path) === null && (await createJournalFile(path, newHeader(o.identity)));
-      const file = await WriterFile.open(path, o.lockTimeoutMs, o.maxRecordBytes);
+      if (o.retention !== undefined && !retentionAvailable()) throw new TypeError('retention needs compaction, which the package entry loads');
+      const file = await WriterFile.open(path, o.lockTimeoutMs, o.maxRecordBytes, o.retention?.maxAgeMs !== undefined);
       const j = new Journal(path, o, file);
       try {
         // The name -> file link this writer appends to must be durable before any append to it is
@@ -105,6 +110,7 @@ export class Journal {
         } finally {
           file.lock.release();
         }
+        j.#retention?.check(file.end, file.firstTs);
       } catch (err) {
         await file.close().catch(() => {});
         throw err;
@@ -252,6 +258,7 @@ export class Journal {
   async #close(): Promise<void> {
     await this.#queue.settled.catch(() => {});
     if (this.#sealTimer !== null) clearTimeout(this.#sealTimer);
+    await this.#retention?.stop();
     // A lock kept from the last batch goes back before anything else.
     const unlockFailed = this.#unlock();
     let err: unknown = null;
@@ -351,7 +358,7 @@ export class Journal {
       killPoint('after-write');
       offsets = enc.offsets;
       end = start + enc.bytes.length;
-      file.appended(end, records[records.length - 1]!.seq ?? firstSeq + records.length - 1, ts);
+      file.appended(end, records[records.length - 1]!.seq ?? firstSeq + records.length - 1, ts, records[0]!.ts);
     } catch (err) {
       this.#unlock();
       return this.#fail(batch, err);
@@ -394,6 +401,7 @@ export class Journal {
     }
     this.#lastBatchAt = performance.now();
     if (this.#sealTimer === null && this.#opts.durability !== 'unsafe-nosync' && file.seals) this.#armSeal(this.#idleMs());
+    this.#retention?.check(end, file.firstTs);
   }
 
   #idleMs(): number {

@@ -29,6 +29,23 @@ export interface JournalOptions {
    * restoring a copy of another journal. Ignored when the journal exists.
    */
   identity?: { id: string; created: number };
+  /**
+   * Retention that runs itself: this writer compacts the journal in the background once it holds
+   * half as much again as the policy allows (docs/api.md, "Retention that runs itself").
+   */
+  retention?: RetentionPolicy;
+}
+
+export interface RetentionPolicy {
+  /** Keep records appended within this many ms. */
+  maxAgeMs?: number;
+  /** Keep the newest records that fit in a file of this many bytes. */
+  maxBytes?: number;
+  /** As compact's `key`: the latest record of each key is kept however old, and superseded ones go. */
+  key?: (rec: { seq: number; ts: number; data: unknown; offset: number }) => string | undefined;
+  /** Called with each compaction's result, or the error that ended one (another process compacting is not one). */
+  onCompacted?: (result: unknown) => void;
+  onError?: (err: unknown) => void;
 }
 
 /** JournalOptions with every default filled in, checked once at open. */
@@ -41,6 +58,7 @@ export interface JournalSettings {
   readonly lockTimeoutMs: number;
   readonly create: boolean;
   readonly identity: { id: string; created: number } | undefined;
+  readonly retention: RetentionPolicy | undefined;
 }
 
 const MiB = 1024 * 1024;
@@ -62,7 +80,16 @@ export function resolveOptions(o: JournalOptions = {}): JournalSettings {
     lockTimeoutMs: nonNegative('lockTimeoutMs', o.lockTimeoutMs ?? 30_000),
     create: o.create ?? true,
     identity: o.identity,
+    retention: o.retention,
   };
+  const ret = r.retention;
+  if (ret !== undefined) {
+    if (typeof ret !== 'object' || ret === null) throw new TypeError('retention must be an object');
+    if (ret.maxAgeMs === undefined && ret.maxBytes === undefined) throw new TypeError('retention needs maxAgeMs or maxBytes');
+    if (ret.maxAgeMs !== undefined) positive('retention.maxAgeMs', ret.maxAgeMs);
+    if (ret.maxBytes !== undefined) positive('retention.maxBytes', ret.maxBytes);
+    if (ret.key !== undefined && typeof ret.key !== 'function') throw new TypeError('retention.key must be a function');
+  }
   if (r.identity !== undefined && (typeof r.identity.id !== 'string' || r.identity.id === '' || !Number.isSafeInteger(r.identity.created))) {
     throw new TypeError('identity must be { id: non-empty string, created: ms since the epoch }');
   }

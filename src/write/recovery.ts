@@ -10,6 +10,7 @@ import { io } from '../fs/io.js';
 import { FileLock } from '../fs/lock.js';
 import type { TornTail } from '../scan/batches.js';
 import { openJournalFile } from '../scan/open.js';
+import { findLine } from '../scan/seek.js';
 import { recoverTail, scanAppended, type TailState } from '../scan/tail.js';
 import { saveCut } from './cuts.js';
 
@@ -37,8 +38,11 @@ export class WriterFile {
   #lastTs = 0;
   /** Whether the file ends with a seal, so every batch in it is vouched for. */
   #sealed = false;
+  /** With `trackFirstTs`: the ts of the file's first record (null: none yet), for retention by age. */
+  #firstTs: number | null = null;
+  readonly #trackFirstTs: boolean;
 
-  private constructor(path: string, fd: number, header: Header, headerEnd: number, lockTimeoutMs: number, maxLineBytes: number) {
+  private constructor(path: string, fd: number, header: Header, headerEnd: number, lockTimeoutMs: number, maxLineBytes: number, trackFirstTs: boolean) {
     this.path = path;
     this.#fd = fd;
     this.#lock = new FileLock(fd, path);
@@ -46,11 +50,17 @@ export class WriterFile {
     this.#headerEnd = headerEnd;
     this.#lockTimeoutMs = lockTimeoutMs;
     this.#maxLineBytes = maxLineBytes;
+    this.#trackFirstTs = trackFirstTs;
   }
 
-  static async open(path: string, lockTimeoutMs: number, maxLineBytes: number): Promise<WriterFile> {
+  static async open(path: string, lockTimeoutMs: number, maxLineBytes: number, trackFirstTs = false): Promise<WriterFile> {
     const { fd, header, headerEnd } = await openJournalFile(path, 'r+');
-    return new WriterFile(path, fd, header, headerEnd, lockTimeoutMs, maxLineBytes);
+    return new WriterFile(path, fd, header, headerEnd, lockTimeoutMs, maxLineBytes, trackFirstTs);
+  }
+
+  /** The ts of the file's first record, or null if it has none (known only with trackFirstTs). */
+  get firstTs(): number | null {
+    return this.#firstTs;
   }
 
   get fd(): number {
@@ -92,7 +102,8 @@ export class WriterFile {
   }
 
   /** A batch was written at the end, up to `end`, its last seq `lastSeq` and last ts `lastTs`. */
-  appended(end: number, lastSeq: number, lastTs: number): void {
+  appended(end: number, lastSeq: number, lastTs: number, firstTs: number): void {
+    if (this.#firstTs === null && this.#trackFirstTs) this.#firstTs = firstTs;
     this.#end = end;
     this.#lastSeq = lastSeq;
     if (lastTs > this.#lastTs) this.#lastTs = lastTs;
@@ -168,6 +179,10 @@ export class WriterFile {
     this.#synced = Math.max(this.#synced, state.synced, this.#headerEnd);
     // A scan that committed nothing new leaves the file ending as this writer knew it.
     this.#sealed = state.sealed || (this.#sealed && state.end === before);
+    if (fullRecovery && this.#trackFirstTs) {
+      const first = await findLine(this.#fd, this.#headerEnd - 1, state.end, this.#maxLineBytes * 2, (env) => env.commit !== 0);
+      this.#firstTs = first?.env.ts ?? null;
+    }
     return recovered;
   }
 
@@ -180,8 +195,13 @@ export class WriterFile {
     this.#lock = new FileLock(opened.fd, this.path);
     this.#header = opened.header;
     this.#headerEnd = opened.headerEnd;
+    // The new file says what was assigned: a compaction carried every seq over, and a truncation
+    // meant the seqs after its point to be assigned again.
     this.#end = -1;
     this.#synced = 0;
+    this.#lastSeq = 0;
+    this.#lastTs = 0;
+    this.#sealed = false;
     try {
       oldLock.release();
     } finally {

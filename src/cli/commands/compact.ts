@@ -1,12 +1,14 @@
-/** journal compact <file> [--key <path>] [--before-seq N] [--retain-for-consumers]. */
+/** journal compact <file> [--key <path>] [--before-seq N] [--before-time T] [--max-bytes N] [--retain-for-consumers]. */
 import { compact, type JournalRecord } from 'jsonl-journal';
 import { intOption, onePath, report, type Command } from '../command.js';
-import { bytes, count, Exit, Progress } from '../term.js';
+import { bytes, count, Exit, Progress, UsageError } from '../term.js';
+import { parseTime } from '../time.js';
 
 export const compactCommand: Command = {
   name: 'compact',
   summary: 'rewrite a journal smaller: latest record per key, retention by seq (crash-safe, live)',
-  help: `Usage: journal compact <file> [--key <path>] [--before-seq N] [--retain-for-consumers] [--json]
+  help: `Usage: journal compact <file> [--key <path>] [--before-seq N] [--before-time T] [--max-bytes N]
+                      [--retain-for-consumers] [--json]
 
 Rewrites the journal by write-replace, safe against crashes and while writers, readers and
 followers run. Seqs are kept. Records appended during the compaction are kept as they are.
@@ -17,17 +19,24 @@ Options:
                             it are kept. A record whose data has "$tombstone": true deletes its key
   --before-seq N            drop records with seq below N (retention); with --key, a key's live
                             latest value is kept however old
+  --before-time T           drop records appended before T (an ISO 8601 date, ms since the epoch,
+                            or a time ago: 7d keeps the last 7 days); with --key, as --before-seq
+  --max-bytes N             keep the newest records that fit in N bytes (suffixes k, M, G: 500M);
+                            with --key, a key's live latest value is kept even if it does not fit
   --retain-for-consumers    drop nothing a named consumer has not committed yet
   --json                    print the result as JSON
 
 Exit codes: 0 compacted; 2 damage in the journal (it is left untouched; see journal repair);
 3 could not compact (another compaction runs, I/O error ...); 64 usage error.`,
   options: {
-    key: { type: 'string' }, 'before-seq': { type: 'string' }, 'retain-for-consumers': { type: 'boolean' }, json: { type: 'boolean' },
+    key: { type: 'string' }, 'before-seq': { type: 'string' }, 'before-time': { type: 'string' }, 'max-bytes': { type: 'string' },
+    'retain-for-consumers': { type: 'boolean' }, json: { type: 'boolean' },
   },
   async run(values, positionals) {
     const file = onePath(positionals);
     const beforeSeq = intOption(values, 'before-seq');
+    const beforeTs = typeof values['before-time'] === 'string' ? parseTime('before-time', values['before-time']) : undefined;
+    const maxBytes = typeof values['max-bytes'] === 'string' ? byteSize('max-bytes', values['max-bytes']) : undefined;
     const keyPath = typeof values.key === 'string' ? values.key.split('.') : null;
     const bar = new Progress(`compacting ${file}`, values.json !== true);
     let r;
@@ -35,6 +44,8 @@ Exit codes: 0 compacted; 2 damage in the journal (it is left untouched; see jour
       r = await compact(file, {
         ...(keyPath !== null ? { key: (rec: JournalRecord) => keyAt(rec.data, keyPath) } : {}),
         ...(beforeSeq !== undefined ? { beforeSeq } : {}),
+        ...(beforeTs !== undefined ? { beforeTs } : {}),
+        ...(maxBytes !== undefined ? { maxBytes } : {}),
         retainForConsumers: values['retain-for-consumers'] === true,
         onProgress: (p) => bar.update(p.bytesRead, p.bytesTotal),
       });
@@ -61,4 +72,14 @@ function keyAt(data: unknown, path: string[]): string | undefined {
   }
   if (v === undefined || v === null) return undefined;
   return typeof v === 'string' ? v : JSON.stringify(v);
+}
+
+const SUFFIX: Record<string, number> = { '': 1, k: 1e3, K: 1e3, M: 1e6, G: 1e9, Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3 };
+
+/** A size in bytes: digits with an optional k, M, G (powers of 1000) or Ki, Mi, Gi suffix, and an optional B. */
+function byteSize(option: string, text: string): number {
+  const m = /^(\d+(?:\.\d+)?)(|k|K|M|G|Ki|Mi|Gi)B?$/.exec(text.trim());
+  const n = m === null ? Number.NaN : Math.floor(Number(m[1]) * SUFFIX[m[2]!]!);
+  if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`--${option} takes a size in bytes (500000, 500k, 500M, 2G), not ${JSON.stringify(text)}`);
+  return n;
 }
