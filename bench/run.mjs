@@ -10,6 +10,7 @@ const SECTIONS = {
   compact: () => import('./compact.mjs'),
   follow: () => import('./follow.mjs'),
   cli: () => import('./cli.mjs'),
+  time: () => import('./time.mjs'),
   ship: () => import('./ship.mjs'),
 };
 

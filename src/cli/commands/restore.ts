@@ -1,5 +1,5 @@
 /** journal restore <file> --server URL --stream NAME [--fail-fast] [--json]: rebuild a journal from a stream ship filled. */
-import { restore, type RestoreEvent } from 'jsonl-journal/nats';
+import type { RestoreEvent } from 'jsonl-journal/nats';
 import { interruption, natsTarget, onePath, report, type Command } from '../command.js';
 import { count, Exit, Progress, yellow } from '../term.js';
 
@@ -36,7 +36,7 @@ another one or holds other records, the NATS client not installed); 64 usage err
     const bar = new Progress(`restoring ${file}`, values.json !== true, (n) => `${count(n)} rec`);
     let r;
     try {
-      r = await restore(file, {
+      r = await (await import('jsonl-journal/nats')).restore(file, {
         server: servers,
         stream,
         failFast: values['fail-fast'] === true,

@@ -1,5 +1,5 @@
 /** journal ship <file> --server URL --stream NAME [--subject S] ...: publish a journal to NATS JetStream, live. */
-import { ship, type ShipEvent } from 'jsonl-journal/nats';
+import type { ShipEvent } from 'jsonl-journal/nats';
 import { interruption, intOption, natsTarget, onePath, report, type Command } from '../command.js';
 import { count, Exit, red, yellow } from '../term.js';
 
@@ -48,7 +48,7 @@ client not installed); 64 usage error.`,
     const ackTimeoutMs = intOption(values, 'ack-timeout');
     const stop = interruption();
     try {
-      const shipper = await ship(file, {
+      const shipper = await (await import('jsonl-journal/nats')).ship(file, {
         server: servers,
         stream,
         ...(typeof values.subject === 'string' ? { subject: values.subject } : {}),
