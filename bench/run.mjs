@@ -11,6 +11,7 @@ const SECTIONS = {
   follow: () => import('./follow.mjs'),
   cli: () => import('./cli.mjs'),
   ship: () => import('./ship.mjs'),
+  'import-export': () => import('./import-export.mjs'),
 };
 
 const args = parseArgs(process.argv.slice(2));
