@@ -147,6 +147,21 @@ describe('journal import and export', () => {
     ]);
   });
 
+  it('a line too large for a record is skipped and named, and the lines of its group around it imported', async () => {
+    const dir = tmpDir();
+    const input = path.join(dir, 'in.jsonl');
+    const huge = (bytes: number) => `"${'x'.repeat(bytes - 2)}"`;
+    // Just under 16 MiB: the journal refuses it (with its envelope it exceeds a record); just over:
+    // it is dropped as it is read, never held whole.
+    fs.writeFileSync(input, ['{"n":1}', huge(16 * 1024 * 1024 - 16), '{"n":3}', huge(16 * 1024 * 1024 + 16), '{"n":5}', ''].join('\n'));
+    const file = path.join(dir, 'events.jsonl');
+    const r = await journal(['import', input, file]);
+    expect(r.code).toBe(65);
+    expect(r.stderr).toMatch(new RegExp(`^journal: ${input} line 2: too large for a record: \\d+ bytes of JSON exceeds maxRecordBytes \\(16777216\\)\njournal: ${input} line 4: longer than 16 MiB, more than a record can hold\n$`));
+    expect(r.stdout).toBe(`imported 3 records from 5 lines of ${input}, seq 1..3; skipped 2 bad lines\n`);
+    expect((await readAll(file)).map((x) => x.data)).toEqual([{ n: 1 }, { n: 3 }, { n: 5 }]);
+  });
+
   it('import appends after the journal\'s records, a time below its last one raised to it; empty input creates nothing', async () => {
     const file = tmpJournal();
     const j = await Journal.open(file);

@@ -107,7 +107,8 @@ interrupted); 64 usage error.`,
           break;
         } catch (err) {
           if (!isJournalError(err, 'RECORD_TOO_LARGE') || err.index === undefined) throw err;
-          bad(g.lines[err.index]!, err.message.replace(/^appendMany value \[\d+\]: /, ''));
+          // The index in the message is the group's, not the input's: the line number replaces it.
+          bad(g.lines[err.index]!, `too large for a record: ${err.message.replace(/^appendMany value \[\d+\] of /, '')}`);
           for (const list of [g.values, g.times, g.lines]) list.splice(err.index, 1);
         }
       }
