@@ -12,6 +12,7 @@ const SECTIONS = {
   cli: () => import('./cli.mjs'),
   time: () => import('./time.mjs'),
   ship: () => import('./ship.mjs'),
+  'import-export': () => import('./import-export.mjs'),
 };
 
 const args = parseArgs(process.argv.slice(2));

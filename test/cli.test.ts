@@ -386,7 +386,7 @@ describe('the progress bar', () => {
       expect(piped.stdout, cmd).toContain(done);
       expect(piped.stdout, cmd).not.toContain(label);
     }
-  });
+  }, 30_000); // twelve runs of the command over 18 MB
 });
 
 describe('journal repair', () => {
@@ -590,6 +590,16 @@ describe('edges a new user hit', () => {
     expect(r.stderr).toBe('journal: stdin line 3: value.n: a number too large for any double\n');
     expect(r.stdout).toBe('appended 2 records, seq 1..2\n');
     expect((await readAll(file)).map((x) => x.data)).toEqual([{ a: 1 }, { b: 2 }]);
+  });
+
+  it('append: a line longer than a record can be is named by its line, after the lines before it are appended', async () => {
+    const file = tmpJournal();
+    const big = `{"s":"${'x'.repeat(16 * 1024 * 1024)}"}`;
+    const r = await journal(['append', file], { input: `{"a":1}\n${big}\n{"c":3}\n` });
+    expect(r.code).toBe(65);
+    expect(r.stderr).toMatch(/^journal: stdin line 2: \d+ bytes of JSON exceeds maxRecordBytes \(16777216\)\n$/);
+    expect(r.stdout).toBe('appended 1 record, seq 1\n');
+    expect((await readAll(file)).map((x) => x.data)).toEqual([{ a: 1 }]);
   });
 
   it('append stores numbers exactly as written, and cat prints them so', async () => {

@@ -8,6 +8,8 @@ import { appendCommand } from './commands/append.js';
 import { catCommand } from './commands/cat.js';
 import { compactCommand } from './commands/compact.js';
 import { consumersCommand } from './commands/consumers.js';
+import { exportCommand } from './commands/export.js';
+import { importCommand } from './commands/import.js';
 import { repairCommand } from './commands/repair.js';
 import { restoreCommand } from './commands/restore.js';
 import { shipCommand } from './commands/ship.js';
@@ -18,7 +20,8 @@ import { report, version, type Command } from './command.js';
 import { Exit, red, UsageError } from './term.js';
 
 const commands: Command[] = [
-  verifyCommand, repairCommand, catCommand, appendCommand, compactCommand, truncateCommand, consumersCommand, statsCommand, shipCommand, restoreCommand,
+  verifyCommand, repairCommand, catCommand, appendCommand, importCommand, exportCommand,
+  compactCommand, truncateCommand, consumersCommand, statsCommand, shipCommand, restoreCommand,
 ];
 
 function usage(): string {

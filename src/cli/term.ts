@@ -123,12 +123,17 @@ export class Out {
       return;
     }
     if (more) return;
+    // Both listeners go when either fires: a slow reader makes a wait per flush, and listeners
+    // left behind would pile up.
+    const waited = new AbortController();
     try {
-      await Promise.race([once(process.stdout, 'drain'), once(process.stdout, 'close')]);
+      await Promise.race([once(process.stdout, 'drain', { signal: waited.signal }), once(process.stdout, 'close', { signal: waited.signal })]);
     } catch (err) {
       // once() rejects when the stream emits 'error' while waiting, as it does for a closed pipe.
       if ((err as NodeJS.ErrnoException).code !== 'EPIPE') throw err;
       this.closed = true;
+    } finally {
+      waited.abort();
     }
   }
 }

@@ -301,8 +301,8 @@ export class Journal {
       throw err;
     }
     if (recordSizeBound(rec.dataBytes) > this.#opts.maxRecordBytes) {
-      const which = index >= 0 ? `appendMany value [${index}]` : 'record';
-      throw new JournalError(ErrorCode.RECORD_TOO_LARGE, `${which} of ${rec.dataBytes} bytes of JSON exceeds maxRecordBytes (${this.#opts.maxRecordBytes})`, {
+      const which = index >= 0 ? `appendMany value [${index}]: ` : 'record of ';
+      throw new JournalError(ErrorCode.RECORD_TOO_LARGE, `${which}${rec.dataBytes} bytes of JSON exceeds maxRecordBytes (${this.#opts.maxRecordBytes})`, {
         path: this.path, ...(index >= 0 ? { index } : {}),
       });
     }
