@@ -84,10 +84,14 @@ describe('reader', () => {
     const file = tmpJournal();
     const build = new Child('replay-rss.mjs', ['build', file, '1024']);
     expect((await build.exited).code, build.stderr).toBe(0);
-    const c = new Child('replay-rss.mjs', ['replay', file]);
+    // A heap of 64 MB: a reader that kept a share of what it read would run out of it.
+    const c = new Child('replay-rss.mjs', ['replay', file], { NODE_OPTIONS: '--max-old-space-size=64' });
     expect((await c.exited).code, c.stderr).toBe(0);
-    const [, rss, , records] = c.lines.find((l) => l.startsWith('rss'))!.split(' ');
+    const [, rss, , retained, , records] = c.lines.find((l) => l.startsWith('rss'))!.split(' ');
     expect(Number(records)).toBeGreaterThan(4_000_000);
-    expect(Number(rss)).toBeLessThan(100 * 1024 * 1024);
+    expect(Number(retained)).toBeLessThan(16 * 1024 * 1024);
+    // Node 20 peaks near 85 MB; Node 22 and later size the young generation by the machine's
+    // memory, and on a large machine carry up to ~100 MB more of garbage between collections.
+    expect(Number(rss)).toBeLessThan((process.versions.node.startsWith('20.') ? 100 : 256) * 1024 * 1024);
   }, 180_000);
 });
