@@ -338,7 +338,7 @@ describe('ship: failures', () => {
     await s.waitFor(100);
     await s.close();
     await journalOf(100, file, 100);
-    await compact(file, { keep: (r) => !(r.seq >= 120 && r.seq < 150) });
+    await compact(file, { keep: (r) => !(r.seq >= 120 && r.seq < 150), retainForConsumers: false });
     const events: ShipEvent[] = [];
     s = await ship(file, { server: server.url, stream, onEvent: (e) => events.push(e) });
     await s.waitFor(200);
@@ -349,7 +349,7 @@ describe('ship: failures', () => {
 
     // Retention past the position: no POSITION_GONE, the gap is reported and shipping goes on.
     await journalOf(100, file, 200);
-    await compact(file, { beforeSeq: 250 });
+    await compact(file, { beforeSeq: 250, retainForConsumers: false });
     events.length = 0;
     s = await ship(file, { server: server.url, stream, onEvent: (e) => events.push(e) });
     await s.waitFor(300);
@@ -383,14 +383,7 @@ describe('ship: failures', () => {
     await s.waitFor(100);
     await s.close();
     // As if the shipper died after JetStream acknowledged 51..100 and before it committed them.
-    fs.rmSync(path.join(path.dirname(file), `${path.basename(file)}.consumers`, 'dw.pos'));
-    const c = await Consumer.open(file, 'dw');
-    for await (const r of c.records()) {
-      if (r.seq === 50) {
-        await c.commit(50);
-        break;
-      }
-    }
+    await Consumer.reset(file, 'dw', { seq: 51 });
     await sleep(300);
     s = await ship(file, { server: server.url, stream, consumer: 'dw' });
     await s.waitFor(100);

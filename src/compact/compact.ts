@@ -12,7 +12,7 @@ import { io } from '../fs/io.js';
 import { killPoint } from '../fs/kill-points.js';
 import { abortError, FileLock } from '../fs/lock.js';
 import { removeStaleTemps } from '../fs/temps.js';
-import { consumersFloor } from '../consume/consumer.js';
+import { consumersForRetention, floorOf, type ConsumerState } from '../positions/retention.js';
 import type { JournalRecord } from '../read/reader.js';
 import type { Damage, ScannedRecord, TornTail } from '../scan/batches.js';
 import { openJournalFile } from '../scan/open.js';
@@ -38,9 +38,11 @@ export interface CompactOptions {
    */
   beforeSeq?: number;
   /**
-   * Remove nothing that a named consumer (see Consumer) has not committed yet: records from the
-   * lowest committed position + 1 on are kept whatever the policy, and `beforeSeq` stops there.
-   * @default false
+   * Remove nothing that a named consumer (see Consumer) has not committed yet, unless it expired:
+   * records from the lowest such position + 1 on are kept whatever the policy, and `beforeSeq` stops
+   * there. With false the policy applies to them too; either way the result's `consumers` says what
+   * each consumer was spared or lost.
+   * @default true
    */
   retainForConsumers?: boolean;
   /** Aborting before the swap leaves the journal untouched and no temp file behind. */
@@ -69,6 +71,23 @@ export interface CompactResult {
   stallMs: number;
   /** The new file's header generation. */
   generation: number;
+  /** Each named consumer the policy touched, with what was kept for it or removed from under it. */
+  consumers: CompactConsumerReport[];
+}
+
+/** What a compaction did to one named consumer: records after its position it kept for it, or removed. */
+export interface CompactConsumerReport {
+  name: string;
+  /** Its committed seq. */
+  seq: number;
+  /** It had expired (see Consumer's expireAfterMs), so nothing was kept for it. */
+  expired: boolean;
+  /** Records after its position that the policy would have removed, kept because it has not read them. */
+  kept: number;
+  /** Records after its position that were removed: it will never read them (left behind). */
+  removed: number;
+  /** Retention removed the record it reads next: reading on fails with POSITION_GONE (see follow's onPositionGone). */
+  positionGone: boolean;
 }
 
 /** Whether a record's data is a tombstone: it deletes its key under key compaction. */
@@ -126,6 +145,8 @@ class Compaction {
   #latest: Map<string, number> | null = null;
   /** With retainForConsumers: the lowest seq a consumer still needs. */
   #floor = Number.POSITIVE_INFINITY;
+  /** The consumers and what the policy removed after their positions (only when a policy can remove records). */
+  #consumers: ConsumerTally | null = null;
   readonly #salvage: boolean;
   #headerEnd = 0;
   /** With salvage: the damaged lines left out. */
@@ -160,7 +181,12 @@ class Compaction {
       } finally {
         oldLock.release();
       }
-      if (this.#opts.retainForConsumers) this.#floor = (await consumersFloor(this.#file)) ?? Number.POSITIVE_INFINITY;
+      const o = this.#opts;
+      if (!this.#salvage && (o.keep !== undefined || o.key !== undefined || o.beforeSeq !== undefined)) {
+        const consumers = await consumersForRetention(this.#file);
+        if (o.retainForConsumers ?? true) this.#floor = floorOf(consumers) ?? Number.POSITIVE_INFINITY;
+        if (consumers.length > 0) this.#consumers = new ConsumerTally(consumers);
+      }
       if (this.#opts.key) this.#latest = await this.#index(fd, headerEnd, snap.end);
       const newHeader: Header = {
         ...header,
@@ -220,6 +246,7 @@ class Compaction {
         ms: performance.now() - t0,
         stallMs: performance.now() - stallStart,
         generation: newHeader.generation,
+        consumers: this.#consumers?.report(this.#floor, newHeader.minSeq) ?? [],
       };
     } finally {
       await oldLock.closeWhenSettled(() => io.close(fd)).catch(() => {});
@@ -300,8 +327,14 @@ class Compaction {
   }
 
   #keeps(rec: JournalRecord): boolean {
+    if (this.#policyKeeps(rec)) return true;
+    this.#consumers?.dropped(rec.seq, rec.seq >= this.#floor);
+    return rec.seq >= this.#floor;
+  }
+
+  /** Whether the policy alone keeps `rec`. */
+  #policyKeeps(rec: JournalRecord): boolean {
     const { beforeSeq, keep, key } = this.#opts;
-    if (rec.seq >= this.#floor) return true;
     if (keep && !keep(rec)) return false;
     const old = beforeSeq !== undefined && rec.seq < beforeSeq;
     if (this.#latest === null) return !old;
@@ -369,5 +402,56 @@ class Compaction {
 
   #checkAbort(): void {
     if (this.#opts.signal?.aborted) throw abortError(this.#opts.signal, this.#file);
+  }
+}
+
+/**
+ * Counts the records the policy drops by where they fall between the consumers' positions, so that
+ * what each consumer was spared or lost is known without a count per consumer per record.
+ */
+class ConsumerTally {
+  readonly #consumers: readonly ConsumerState[];
+  /** The consumers' positions, distinct and rising. */
+  readonly #seqs: number[];
+  /** Drops the floor kept / removed, by how many positions lie below them (bucket i: above seqs[i - 1], up to seqs[i]). */
+  readonly #kept: number[];
+  readonly #removed: number[];
+
+  constructor(consumers: readonly ConsumerState[]) {
+    this.#consumers = consumers;
+    this.#seqs = [...new Set(consumers.map((c) => c.seq))].sort((a, b) => a - b);
+    this.#kept = new Array<number>(this.#seqs.length + 1).fill(0);
+    this.#removed = new Array<number>(this.#seqs.length + 1).fill(0);
+  }
+
+  /** A record the policy drops: `kept` when the floor kept it anyway. */
+  dropped(seq: number, kept: boolean): void {
+    let lo = 0;
+    let hi = this.#seqs.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.#seqs[mid]! < seq) lo = mid + 1;
+      else hi = mid;
+    }
+    (kept ? this.#kept : this.#removed)[lo]!++;
+  }
+
+  report(floor: number, minSeq: number): CompactConsumerReport[] {
+    // Drops above a position are those in the buckets past its index.
+    const above = (counts: number[], seq: number) => {
+      let n = 0;
+      for (let i = this.#seqs.indexOf(seq) + 1; i < counts.length; i++) n += counts[i]!;
+      return n;
+    };
+    const out: CompactConsumerReport[] = [];
+    for (const c of this.#consumers) {
+      const held = !c.expired && c.seq + 1 >= floor;
+      const r = {
+        name: c.name, seq: c.seq, expired: c.expired,
+        kept: held ? above(this.#kept, c.seq) : 0, removed: above(this.#removed, c.seq), positionGone: minSeq > c.seq + 1,
+      };
+      if (r.kept > 0 || r.removed > 0 || r.positionGone) out.push(r);
+    }
+    return out;
   }
 }

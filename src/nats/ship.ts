@@ -135,12 +135,14 @@ export async function ship(file: string, options: ShipOptions): Promise<Shipper>
   const o = resolve(options);
   const { header } = await journalInfo(file);
   const conn = await connect({ servers: o.servers, failFast: o.failFast, name: `jsonl-journal ship ${path.basename(file)}`, signal: o.signal, onEvent: o.onEvent });
+  let consumer: Consumer | null = null;
   try {
-    const consumer = await Consumer.open(file, o.consumer);
+    consumer = await Consumer.open(file, o.consumer);
     const shipper = new Shipper(file, o, conn, consumer, { id: header.id, created: header.created });
     await shipper._start();
     return shipper;
   } catch (err) {
+    await consumer?.close().catch(() => {});
     await conn.nc.close().catch(() => {});
     throw err;
   }
@@ -288,6 +290,8 @@ export class Shipper implements AsyncDisposable {
       err = e;
     }
     this.#publisher.close();
+    // The consumer's lock goes with it: another shipper may now take the name.
+    await this.#consumer.close().catch((e) => (err ??= e));
     await this.#conn.nc.close().catch(() => {});
     for (const w of this.#waiters.splice(0)) w.reject(this.#failed ?? closedError(this.path));
     this.#markDone(this.#failed ?? undefined);
