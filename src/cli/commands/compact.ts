@@ -1,15 +1,19 @@
-/** journal compact <file> [--key <path>] [--before-seq N] [--retain-for-consumers]. */
-import { compact, type JournalRecord } from 'jsonl-journal';
-import { intOption, onePath, report, type Command } from '../command.js';
-import { bytes, count, Exit, Progress } from '../term.js';
+/** journal compact <file> [--key <path>] [--before-seq N] [--ignore-consumers]: rewrite a journal by a policy, and say what each consumer was spared or lost. */
+import { compact, type CompactConsumerReport, type JournalRecord } from 'jsonl-journal';
+import { intOption, onePath, report, UsageError, type Command } from '../command.js';
+import { bytes, count, Exit, Progress, yellow } from '../term.js';
 
 export const compactCommand: Command = {
   name: 'compact',
   summary: 'rewrite a journal smaller: latest record per key, retention by seq (crash-safe, live)',
-  help: `Usage: journal compact <file> [--key <path>] [--before-seq N] [--retain-for-consumers] [--json]
+  help: `Usage: journal compact <file> [--key <path>] [--before-seq N] [--ignore-consumers] [--json]
 
 Rewrites the journal by write-replace, safe against crashes and while writers, readers and
 followers run. Seqs are kept. Records appended during the compaction are kept as they are.
+
+Named consumers are protected: nothing a consumer has not committed yet is removed, unless it has
+expired (see journal consumers). What was kept for each consumer is printed, and so is every
+consumer left behind (records it had not read were removed).
 
 Options:
   --key <path>              keep only the latest record per key; the key is the value at <path> in
@@ -17,25 +21,30 @@ Options:
                             it are kept. A record whose data has "$tombstone": true deletes its key
   --before-seq N            drop records with seq below N (retention); with --key, a key's live
                             latest value is kept however old
-  --retain-for-consumers    drop nothing a named consumer has not committed yet
+  --ignore-consumers        apply the policy to what consumers have not read too (each consumer
+                            left behind is reported)
+  --retain-for-consumers    protect consumers (the default; kept for older scripts)
   --json                    print the result as JSON
 
 Exit codes: 0 compacted; 2 damage in the journal (it is left untouched; see journal repair);
 3 could not compact (another compaction runs, I/O error ...); 64 usage error.`,
   options: {
-    key: { type: 'string' }, 'before-seq': { type: 'string' }, 'retain-for-consumers': { type: 'boolean' }, json: { type: 'boolean' },
+    key: { type: 'string' }, 'before-seq': { type: 'string' }, 'retain-for-consumers': { type: 'boolean' }, 'ignore-consumers': { type: 'boolean' },
+    json: { type: 'boolean' },
   },
   async run(values, positionals) {
     const file = onePath(positionals);
     const beforeSeq = intOption(values, 'before-seq');
     const keyPath = typeof values.key === 'string' ? values.key.split('.') : null;
+    const ignore = values['ignore-consumers'] === true;
+    if (ignore && values['retain-for-consumers'] === true) throw new UsageError('--ignore-consumers and --retain-for-consumers cannot be used together');
     const bar = new Progress(`compacting ${file}`, values.json !== true);
     let r;
     try {
       r = await compact(file, {
         ...(keyPath !== null ? { key: (rec: JournalRecord) => keyAt(rec.data, keyPath) } : {}),
         ...(beforeSeq !== undefined ? { beforeSeq } : {}),
-        retainForConsumers: values['retain-for-consumers'] === true,
+        retainForConsumers: !ignore,
         onProgress: (p) => bar.update(p.bytesRead, p.bytesTotal),
       });
     } catch (err) {
@@ -47,10 +56,25 @@ Exit codes: 0 compacted; 2 damage in the journal (it is left untouched; see jour
     else {
       process.stdout.write(`${file}: ${count(r.recordsBefore)} -> ${count(r.recordsAfter)} records, ${bytes(r.bytesBefore)} -> ${bytes(r.bytesAfter)}, ` +
         `generation ${r.generation}, in ${r.ms.toFixed(0)} ms (appends held ${r.stallMs.toFixed(1)} ms)\n`);
+      printConsumers(r.consumers);
     }
     return Exit.OK;
   },
 };
+
+/** What was kept for consumers (on stdout), and every consumer left behind (on stderr, loudly). */
+function printConsumers(consumers: CompactConsumerReport[]): void {
+  const spared = consumers.filter((c) => c.kept > 0);
+  for (const c of spared) process.stdout.write(`  kept ${count(c.kept)} records for consumer ${c.name} (seq ${count(c.seq)}), which has not read them\n`);
+  if (spared.length > 0) process.stdout.write('  --ignore-consumers removes them anyway; journal consumers --delete NAME forgets a consumer\n');
+  for (const c of consumers.filter((x) => x.removed > 0 || x.positionGone)) {
+    const what = [
+      ...(c.removed > 0 ? [`removed ${count(c.removed)} records it had not read`] : []),
+      ...(c.positionGone ? ['its next read fails with POSITION_GONE'] : []),
+    ];
+    process.stderr.write(`${yellow(process.stderr, 'journal:')} left consumer ${c.name} (seq ${count(c.seq)}${c.expired ? ', expired' : ''}) behind: ${what.join('; ')}\n`);
+  }
+}
 
 /** The key at `path` in `data`, as a string; undefined when there is none. */
 function keyAt(data: unknown, path: string[]): string | undefined {
