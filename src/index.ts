@@ -9,6 +9,7 @@ export type { Damage, TornTail } from './scan/batches.js';
 export { compact, isTombstone, type CompactConsumerReport, type CompactOptions, type CompactProgress, type CompactResult } from './compact/compact.js';
 export { repair, type RepairResult } from './compact/repair.js';
 export { Consumer, type ConsumerOptions } from './consume/consumer.js';
+export { ConsumerGroup, type GroupOptions, type GroupRecordsOptions } from './consume/group.js';
 export { listConsumers, consumersFloor, type ConsumerInfo, type ConsumerPosition } from './consume/list.js';
 export type { DeleteResult, ResetOptions, ResetResult } from './consume/manage.js';
 export type { SeekTarget } from './consume/targets.js';
