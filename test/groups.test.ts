@@ -199,6 +199,23 @@ describe('groups of processes', () => {
     expect(await groupSeq(file, 'g')).toBe(40);
   });
 
+  it('4 member processes racing for claims while none dies: every record processed exactly once', async () => {
+    const N = 30_000;
+    const file = await journalOf(N);
+    const dir = tmpDir();
+    const members = range(1, 4).map((k) => new Child('group-member.mjs', [file, 'race', path.join(dir, `m${k}.txt`), '20', '30000', '50', String(N), `m${k}`]));
+    for (const m of members) expect((await m.exited).code, m.stderr).toBe(0);
+    const count = new Map<number, number>();
+    for (const k of range(1, 4)) {
+      for (const l of fs.readFileSync(path.join(dir, `m${k}.txt`), 'utf8').trim().split('\n')) {
+        const seq = Number(l.split(' ')[0]);
+        count.set(seq, (count.get(seq) ?? 0) + 1);
+      }
+    }
+    expect(count.size).toBe(N);
+    expect([...count].filter(([, n]) => n > 1)).toEqual([]);
+  });
+
   it('a group of 4 processes consumes 100,000 records while members are SIGKILLed and restarted 20 times: every record processed at least once, duplicates only from killed members, the position never past a record not processed', async () => {
     const N = 100_000;
     const CLAIM = 100;

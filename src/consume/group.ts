@@ -264,7 +264,8 @@ export class ConsumerGroup implements AsyncDisposable {
       this.#failIfFailed();
       const s = this.#state;
       if (s.epoch === want.epoch && s.floor >= want.seq) break;
-      if (await this.#serial(() => this.#casAppend({ op: 'epoch', epoch: want.epoch, floor: want.seq }))) break;
+      const base = this.#applied;
+      if (await this.#serial(() => this.#casAppend({ op: 'epoch', epoch: want.epoch, floor: want.seq }, base))) break;
     }
     this.#feed = this.#runFeed();
     await this.#writePosition(true);
@@ -351,19 +352,28 @@ export class ConsumerGroup implements AsyncDisposable {
     while (this.#applied < this.#log.lastSeq && this.#failed === null && !this.#stop.signal.aborted) await this.#wait();
   }
 
-  /** Runs `append` after this member's appends before it. */
+  /**
+   * Runs `append` after this member's appends before it. Then a turn of the event loop passes: a
+   * writer without fsyncs keeps the writers' lock until that turn, and records handed out from a
+   * claim go to the caller without one, so CPU-bound work on them would keep the other members
+   * from appending for as long as it runs.
+   */
   #serial<T>(append: () => Promise<T>): Promise<T> {
-    const run = this.#appending.then(append);
+    const run = this.#appending.then(append).then(async (v) => {
+      await nextTurn();
+      return v;
+    });
     this.#appending = run.catch(() => {});
     return run;
   }
 
   /**
-   * Appends `line` right after the last line applied, and applies it, if no other line came in
-   * between; false if one did (the caller decides again once the state has caught up).
+   * Appends `line` right after line `base`, the last line of the state it was decided on, and
+   * applies it, if no other line came in between; false if one did (the caller decides again once
+   * the state has caught up).
    */
-  async #casAppend(line: WorkLine): Promise<boolean> {
-    const seq = this.#applied + 1;
+  async #casAppend(line: WorkLine, base: number): Promise<boolean> {
+    const seq = base + 1;
     try {
       await this.#log.appendRecords([{ seq, ts: Date.now(), data: line }]);
     } catch (err) {
@@ -378,7 +388,7 @@ export class ConsumerGroup implements AsyncDisposable {
   /** Appends a line that applies wherever it lands (renew, release, done): next to the state if it can, else at the end. */
   #append(line: WorkLine): Promise<void> {
     return this.#serial(async () => {
-      if (!(await this.#casAppend(line))) await this.#log.append(line);
+      if (!(await this.#casAppend(line, this.#applied))) await this.#log.append(line);
     });
   }
 
@@ -388,19 +398,23 @@ export class ConsumerGroup implements AsyncDisposable {
       if (this.#lock.fenced()) throw this.#fencedError();
       this.#failIfFailed();
       if (this.#closing !== null) return false;
+      // This member's own lines first (a done line of its last claim, say): a claim decided before them would lose its swap to them.
+      await this.#appending;
+      // Records the reader has in hand reach #ahead within a turn of the event loop: claim them together.
+      if (this.#ahead.length < this.#claimSize) await nextTurn();
+      // From here to the claim's line, one decision on one state: line `base` is its last.
+      const base = this.#applied;
       const now = Date.now();
       const lease = this.#state.reclaimable(now, this.member);
       let range: { from: number; to: number } | null = lease ?? null;
       let records: JournalRecord[] = [];
       if (range === null) {
-        // Records the reader has in hand reach #ahead within a turn of the event loop: claim them together.
-        if (this.#ahead.length < this.#claimSize) await nextTurn();
         this.#dropClaimed();
         records = this.#ahead.slice(0, this.#claimSize);
         if (records.length === 0) return false;
         range = { from: this.#state.next, to: records.at(-1)!.seq };
       }
-      const claimed = await this.#serial(() => this.#casAppend({ op: 'claim', m: this.member, from: range.from, to: range.to, until: now + this.#leaseMs }));
+      const claimed = await this.#serial(() => this.#casAppend({ op: 'claim', m: this.member, from: range.from, to: range.to, until: now + this.#leaseMs }, base));
       if (!claimed) {
         await this.#caughtUp();
         continue;
@@ -457,7 +471,7 @@ export class ConsumerGroup implements AsyncDisposable {
 
   /** Writes the whole state as one line and compacts the work log down to it (another member doing so is fine). */
   async #snapshot(): Promise<void> {
-    if (!(await this.#serial(() => this.#casAppend(this.#state.snapshot())))) return;
+    if (!(await this.#serial(() => this.#casAppend(this.#state.snapshot(), this.#applied)))) return;
     await compact(this.#logPath, { beforeSeq: this.#applied, retainForConsumers: false }).catch((err) => {
       if (!(err instanceof JournalError && err.code === ErrorCode.COMPACTING)) throw err;
     });
