@@ -6,6 +6,9 @@ import { describe, expect, it } from 'vitest';
 import { compact, Consumer, ConsumerGroup, ErrorCode, Journal, listConsumers, type JournalRecord } from '../src/index.js';
 import { GroupState } from '../src/consume/group-state.js';
 import { Child, readAll, sleep, tmpDir, tmpJournal } from './helpers.js';
+import * as groupTorture from './torture/groups.mjs';
+
+const seed = Number(process.env.TORTURE_SEED ?? 20261123);
 
 const range = (a: number, b: number) => Array.from({ length: b - a + 1 }, (_, i) => a + i);
 
@@ -217,84 +220,10 @@ describe('groups of processes', () => {
   });
 
   it('a group of 4 processes consumes 100,000 records while members are SIGKILLed and restarted 20 times: every record processed at least once, duplicates only from killed members, the position never past a record not processed', async () => {
-    const N = 100_000;
-    const CLAIM = 100;
-    const file = await journalOf(N);
-    const dir = tmpDir();
-    const outOf = (tag: string) => path.join(dir, `${tag}.txt`);
-    let incarnation = 0;
-    const start = () => {
-      const tag = `m${incarnation++}`;
-      return { tag, child: new Child('group-member.mjs', [file, 'g', outOf(tag), '60', '2000', String(CLAIM), String(N), tag]) };
-    };
-    const slots = range(1, 4).map(() => start());
-    const killed = new Set<string>();
-
-    // What the members processed so far, read as it grows; `upTo`: every seq up to it was processed.
-    const processed = new Map<number, string[]>();
-    const offsets = new Map<string, { pos: number; rest: string }>();
-    let upTo = 0;
-    const readOutputs = () => {
-      for (const name of fs.readdirSync(dir)) {
-        const tag = name.replace(/\.txt$/, '');
-        const o = offsets.get(tag) ?? { pos: 0, rest: '' };
-        const buf = fs.readFileSync(path.join(dir, name));
-        const text = o.rest + buf.subarray(o.pos).toString('utf8');
-        o.pos = buf.length;
-        const lines = text.split('\n');
-        o.rest = lines.pop()!;
-        offsets.set(tag, o);
-        for (const l of lines) {
-          const seq = Number(l.split(' ')[0]);
-          processed.set(seq, [...(processed.get(seq) ?? []), tag]);
-        }
-      }
-      while (processed.has(upTo + 1)) upTo++;
-    };
-    // The position, sampled while the members run: it must never be past a record nobody processed.
-    let samples = 0;
-    const passed: string[] = [];
-    let sampling = true;
-    const sampler = (async () => {
-      while (sampling) {
-        const pos = await groupSeq(file, 'g');
-        readOutputs();
-        samples++;
-        if (pos > upTo) passed.push(`position ${pos} with seq ${upTo + 1} not processed`);
-        await sleep(25);
-      }
-    })();
-
-    let kills = 0;
-    while (kills < 20) {
-      await sleep(60 + Math.random() * 60);
-      const k = Math.floor(Math.random() * 4);
-      const { tag, child } = slots[k]!;
-      if (!child.lines.includes('ready')) continue;
-      await child.kill('SIGKILL');
-      killed.add(tag);
-      kills++;
-      // Every kill lands while the group still has records to process.
-      expect(await groupSeq(file, 'g')).toBeLessThan(N);
-      slots[k] = start();
-    }
-    for (const { child } of slots) expect((await child.exited).code, child.stderr).toBe(0);
-    sampling = false;
-    await sampler;
-    readOutputs();
-
-    expect(passed).toEqual([]);
-    expect(samples).toBeGreaterThan(20);
-    expect(upTo).toBe(N);
-    expect(await groupSeq(file, 'g')).toBe(N);
-    let duplicates = 0;
-    for (const [seq, tags] of processed) {
-      duplicates += tags.length - 1;
-      // A record processed twice was first processed by a member that was then killed.
-      const survivors = tags.filter((t) => !killed.has(t));
-      if (survivors.length > 1) expect.fail(`seq ${seq} processed by ${tags.join(', ')}: more than once by members that were not killed`);
-    }
-    // At most one claim of records processed and not finished per kill.
-    expect(duplicates).toBeLessThanOrEqual(20 * CLAIM);
-  }, 120_000);
+    const stats = await groupTorture.run({ seed, kills: 20, records: 100_000 });
+    expect(stats.failures, `TORTURE_SEED=${seed}`).toEqual([]);
+    expect(stats.states).toBe(20);
+    expect(stats.lost).toBe(0);
+    expect(stats.samples).toBeGreaterThan(20);
+  }, 180_000);
 });
