@@ -1,8 +1,6 @@
 /**
- * Consumer groups: processes that open one consumer name as a group share its records. Members
- * claim ranges of seqs in the group's work log, process and acknowledge them, and take over the
- * ranges of a member whose lease ran out; the group's position is the floor below which every
- * record is acknowledged (docs/design.md, "Groups").
+ * Consumer groups: processes that open one consumer name as a group divide its records, claiming
+ * ranges of them in the group's work log (docs/design.md, "Groups").
  */
 import { randomBytes } from 'node:crypto';
 import { setImmediate as nextTurn } from 'node:timers/promises';

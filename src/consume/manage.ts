@@ -8,7 +8,7 @@ import { io } from '../fs/io.js';
 import { removeLegacyPosition } from '../positions/legacy.js';
 import { checkConsumerName, groupLog, lockFile } from '../positions/layout.js';
 import { LiveLock, removeLockFile } from '../positions/liveness.js';
-import { readPositions } from '../positions/store.js';
+import { readPositions, type Positions } from '../positions/store.js';
 import { PositionsWriter } from './positions-writer.js';
 import { checkTarget, nextSeqFor, type SeekTarget } from './targets.js';
 
@@ -74,7 +74,7 @@ function checkArgs(file: unknown, name: unknown): void {
 }
 
 /** Runs `act` holding the consumer's lock, or without it when the consumer is live and `force` says so. */
-async function underLock<T>(file: string, name: string, opts: ResetOptions, act: (positions: Awaited<ReturnType<typeof readPositions>>, wasLive: boolean) => Promise<T>): Promise<T> {
+async function underLock<T>(file: string, name: string, opts: ResetOptions, act: (positions: Positions, wasLive: boolean) => Promise<T>): Promise<T> {
   if (io.statSync(file) === null) throw new JournalError(ErrorCode.NOT_FOUND, `${file} does not exist`, { path: file });
   const lock = await LiveLock.takeIfIdle(file, name);
   if (lock === null && opts.force !== true) {

@@ -1,8 +1,6 @@
 /**
- * Commits of positions, shared by every consumer of a journal in this process: lines go to the
- * positions log with group commit, and commits made while one is being written are merged (only
- * the latest line per consumer matters), so committing after every record costs a fraction of an
- * fsync. The log is compacted by write-replace once it has grown (docs/design.md, "Named consumers").
+ * The writer of a journal's positions log, shared by its consumers in this process: commits made
+ * while one is written are merged into the next batch (docs/design.md, "Named consumers").
  */
 import path from 'node:path';
 import { compact } from '../compact/compact.js';

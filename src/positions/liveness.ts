@@ -1,8 +1,6 @@
 /**
- * Whether a consumer is running: while open, a consumer holds an exclusive flock on its lock file,
- * `locks/<name>.lock`, and every member of a group a shared one. Resets and deletes take it
- * exclusively, so they cannot act under a running consumer unless forced; a forced one removes the
- * file, and the running consumer learns at its next commit that its lock no longer names the file.
+ * Whether a consumer is running: an open consumer holds a flock on `locks/<name>.lock` (a group's
+ * members a shared one), which resets and deletes take too (docs/design.md, "Named consumers").
  */
 import fs from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
