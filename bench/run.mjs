@@ -9,6 +9,8 @@ const SECTIONS = {
   multiprocess: () => import('./multiprocess.mjs'),
   compact: () => import('./compact.mjs'),
   follow: () => import('./follow.mjs'),
+  commit: () => import('./commit.mjs'),
+  group: () => import('./group.mjs'),
   cli: () => import('./cli.mjs'),
   ship: () => import('./ship.mjs'),
 };
