@@ -1,6 +1,7 @@
 // Shared pieces of the benchmarks: the record workload, raw baselines, interleaved rounds measured
 // with tinybench, the machine description, and writing result tables into docs/benchmarks.md.
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,6 +16,13 @@ export function event(i) {
 }
 export function bigEvent(i) {
   return { ...event(i), note: 'lorem ipsum dolor sit amet '.repeat(34) };
+}
+
+/** CPU-bound work on a record, as a projection might do: `rounds` SHA-256 of its JSON, chained. */
+export function cpuWork(data, rounds) {
+  let h = JSON.stringify(data);
+  for (let i = 0; i < rounds; i++) h = createHash('sha256').update(h).digest('hex');
+  return h;
 }
 
 /** The line a hand-written journal would write for a record: JSON, CRC-32 of it, newline. */

@@ -36,6 +36,10 @@ export const ErrorCode = {
   POSITION_GONE: 'POSITION_GONE',
   /** A consumer's committed record is no longer the one in the journal. */
   DIVERGED: 'DIVERGED',
+  /** The consumer is open in a running process: it cannot be opened again, reset or deleted (unless forced). */
+  CONSUMER_BUSY: 'CONSUMER_BUSY',
+  /** The consumer was reset or deleted by force while this process had it open; its commits no longer count. */
+  CONSUMER_RESET: 'CONSUMER_RESET',
   /** jsonl-journal/nats was used, but the optional NATS client packages are not installed. */
   NATS_CLIENT_MISSING: 'NATS_CLIENT_MISSING',
   /** No NATS server answered at the given addresses (at once with failFast, else after retries). */

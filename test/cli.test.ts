@@ -6,7 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { compact, Consumer, ErrorCode, Journal, verify } from '../src/index.js';
 import { FileLock } from '../src/fs/lock.js';
-import { flipByte, readAll, sleep, tmpDir, tmpJournal } from './helpers.js';
+import { Child, flipByte, readAll, sleep, tmpDir, tmpJournal } from './helpers.js';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const BIN = path.join(ROOT, 'dist/cli/main.js');
@@ -571,9 +571,12 @@ describe('journal compact, consumers, stats', () => {
     for (let i = 0; i < 4; i++) await it.next();
     await c.commit(4);
     await it.return();
-    const list = await journal(['consumers', file]);
-    expect(list.stdout).toMatch(/NAME\s+SEQ\s+LAG\s+COMMITTED AT/);
-    expect(list.stdout).toMatch(/mailer\s+4\s+8\s/);
+    let list = await journal(['consumers', file]);
+    expect(list.stdout).toMatch(/NAME\s+SEQ\s+LAG\s+LAST ACTIVE\s+STATE/);
+    expect(list.stdout).toMatch(/mailer\s+4\s+8\s+\S+\s+live\n/);
+    await c.close();
+    list = await journal(['consumers', file]);
+    expect(list.stdout).toMatch(/mailer\s+4\s+8\s+\S+\s+stopped\n/);
     expect(JSON.parse((await journal(['consumers', file, '--json'])).stdout)).toEqual([expect.objectContaining({ name: 'mailer', seq: 4, lag: 8 })]);
     const stats = JSON.parse((await journal(['stats', file, '--json'])).stdout);
     expect(stats).toMatchObject({ records: 12, firstSeq: 1, lastSeq: 12, generation: 0, bytes: fs.statSync(file).size, lastAppend: expect.any(String) });
@@ -698,5 +701,109 @@ describe('edges a new user hit', () => {
     expect(a.stderr).toMatch(new RegExp(`cut 1 line of plain JSON without checksums \\(another tool appended it\\) at offset ${size}; the bytes are saved in (\\S+\\.cut)\\n$`));
     const saved = /saved in (\S+\.cut)/.exec(a.stderr)![1]!;
     expect(fs.readFileSync(saved, 'utf8')).toBe('{"manual":1}\n');
+  });
+});
+
+describe('journal consumers --reset and --delete', () => {
+  const log = (file: string) => path.join(`${file}.consumers`, 'positions.jsonl');
+  async function committedAt(file: string, name: string, seq: number): Promise<void> {
+    const c = await Consumer.open(file, name);
+    const it = c.records();
+    for (let i = 0; i < seq; i++) await it.next();
+    await c.commit(seq);
+    await it.return();
+    await c.close();
+  }
+  const nextOf = async (file: string, name: string) => {
+    const c = await Consumer.open(file, name);
+    const r = await c.records().next();
+    await c.close();
+    return r.value.seq;
+  };
+
+  it('--reset NAME --to earliest, latest or a seq; --delete NAME: done, said, and read back', async () => {
+    const { file } = await journalOf(12);
+    await committedAt(file, 'mailer', 8);
+    let r = await journal(['consumers', file, '--reset', 'mailer', '--to', '3']);
+    expect(r).toEqual({ code: 0, stdout: `${file}: consumer mailer reset from seq 8 to seq 2: it reads seq 3 next\n`, stderr: '' });
+    expect(await nextOf(file, 'mailer')).toBe(3);
+    r = await journal(['consumers', file, '--reset', 'mailer', '--to', 'latest', '--json']);
+    expect(JSON.parse(r.stdout)).toEqual({ file, name: 'mailer', previous: 2, seq: 12, next: 13, wasLive: false });
+    r = await journal(['consumers', file, '--reset', 'mailer', '--to', 'earliest']);
+    expect(r.stdout).toContain('it reads seq 1 next');
+    expect(await nextOf(file, 'mailer')).toBe(1);
+    r = await journal(['consumers', file, '--delete', 'mailer']);
+    expect(r).toEqual({ code: 0, stdout: `${file}: consumer mailer deleted (it was at seq 0)\n`, stderr: '' });
+    expect((await journal(['consumers', file])).stdout).toContain('no consumers');
+    r = await journal(['consumers', file, '--delete', 'mailer']);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain("no consumer named 'mailer'");
+  });
+
+  it('a running consumer is refused, exit 3, unless --force; forced, its next commit fails with CONSUMER_RESET', async () => {
+    const { file } = await journalOf(500);
+    const child = new Child('consumer-running.mjs', [file, 'worker', '10']);
+    await child.waitFor((l) => l.startsWith('committed'));
+    for (const args of [['--reset', 'worker', '--to', '1'], ['--delete', 'worker']]) {
+      const r = await journal(['consumers', file, ...args]);
+      expect(r.code).toBe(3);
+      expect(r.stderr).toBe(`journal: ${file}: consumer worker is open in a running process: stop it first, or pass --force (its later commits are then refused)\n`);
+    }
+    expect((await journal(['consumers', file])).stdout).toMatch(/worker\s+\d+\s+\d+\s+\S+\s+live\n/);
+    const r = await journal(['consumers', file, '--reset', 'worker', '--to', '1', '--force']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('consumer worker was running: its commits are refused from now on (CONSUMER_RESET)');
+    await child.waitFor((l) => l.startsWith('error'));
+    expect(child.lines.at(-1)).toBe('error CONSUMER_RESET');
+    expect((await child.exited).code).toBe(0);
+    expect(await nextOf(file, 'worker')).toBe(1);
+  });
+
+  it('--reset NAME --to TIME: the first record appended at or after it; a time after the last: from now on', async () => {
+    const file = tmpJournal();
+    const base = Date.parse('2026-11-22T03:00:00Z');
+    const j = await Journal.open(file);
+    await j.appendMany(Array.from({ length: 10 }, (_, i) => ({ i })), { ts: Array.from({ length: 10 }, (_, i) => base + (i + 1) * 60_000) });
+    await j.close();
+    await committedAt(file, 'c', 2);
+    let r = await journal(['consumers', file, '--reset', 'c', '--to', '2026-11-22T03:04:30Z']);
+    expect(r).toEqual({ code: 0, stdout: `${file}: consumer c reset from seq 2 to seq 4: it reads seq 5 next\n`, stderr: '' });
+    expect(await nextOf(file, 'c')).toBe(5);
+    r = await journal(['consumers', file, '--reset', 'c', '--to', '2026-11-22T03:02:00Z']);
+    expect(r.stdout).toContain('it reads seq 2 next');
+    // An hour ago: after every record, so from now on.
+    r = await journal(['consumers', file, '--reset', 'c', '--to', '1h', '--json']);
+    expect(JSON.parse(r.stdout)).toMatchObject({ seq: 10, next: 11 });
+  });
+
+  it('bad arguments: exit 64 and nothing written', async () => {
+    const { file } = await journalOf(5);
+    await committedAt(file, 'c', 2);
+    const before = fs.readFileSync(log(file));
+    for (const args of [
+      ['--reset', 'c'], ['--to', 'latest'], ['--reset', 'c', '--to', 'oldest'], ['--reset', 'c', '--to', '2026-13-45T03:00:00Z'], ['--reset', 'c', '--to', 'yesterday'],
+      ['--reset', 'c', '--to', '0'], ['--reset', 'c', '--to', '7'], ['--reset', 'c', '--delete', 'c', '--to', '1'], ['--force'],
+    ]) {
+      const r = await journal(['consumers', file, ...args]);
+      expect(r.code, args.join(' ')).toBe(64);
+      expect(r.stderr).toMatch(/^journal: /);
+    }
+    expect(fs.readFileSync(log(file)).equals(before)).toBe(true);
+  });
+
+  it('compact keeps what a consumer has not read and says so; --ignore-consumers removes it and names the consumer left behind', async () => {
+    const { file } = await journalOf(20);
+    await committedAt(file, 'slow', 5);
+    let r = await journal(['compact', file, '--before-seq', '15']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/20 -> 15 records/);
+    expect(r.stdout).toContain('kept 9 records for consumer slow (seq 5), which has not read them');
+    expect(r.stderr).toBe('');
+    r = await journal(['compact', file, '--before-seq', '15', '--ignore-consumers']);
+    expect(r.stdout).toMatch(/15 -> 6 records/);
+    expect(r.stderr).toBe('journal: left consumer slow (seq 5) behind: removed 9 records it had not read; its next read fails with POSITION_GONE\n');
+    const json = JSON.parse((await journal(['compact', file, '--json'])).stdout);
+    expect(json.consumers).toEqual([]);
+    expect((await journal(['compact', file, '--ignore-consumers', '--retain-for-consumers'])).code).toBe(64);
   });
 });

@@ -361,6 +361,7 @@ describe('named consumers', () => {
         break;
       }
     }
+    await c.close();
     const again = await Consumer.open(file, 'indexer');
     expect(again.committedSeq).toBe(10);
     const it = again.records();
@@ -369,16 +370,16 @@ describe('named consumers', () => {
     expect(await listConsumers(file)).toEqual([expect.objectContaining({ name: 'indexer', seq: 10, lag: 20 })]);
     expect(await consumersFloor(file)).toBe(11);
     // A consumer that has not committed anything yet is listed, and holds the floor at seq 1.
-    await Consumer.open(file, 'other');
+    const other = await Consumer.open(file, 'other');
     expect(await listConsumers(file)).toEqual([
       expect.objectContaining({ name: 'indexer', seq: 10, lag: 20 }),
       expect.objectContaining({ name: 'other', seq: 0, lag: 30 }),
     ]);
     expect(await consumersFloor(file)).toBe(1);
-    await j.close();
+    await Promise.all([again.close(), other.close(), j.close()]);
   });
 
-  it('the position file is written by write-replace with the directory fsynced', async () => {
+  it('a commit resolves only after its line in the positions log is written and fdatasynced', async () => {
     const file = tmpJournal();
     const j = await Journal.open(file);
     await j.append(1);
@@ -388,17 +389,17 @@ describe('named consumers', () => {
     const r = await it.next();
     await it.return();
     const calls: string[] = [];
-    for (const name of ['fsync', 'rename', 'fsyncDir'] as const) {
-      hookIo(name, (orig) => (async (...args: unknown[]) => {
-        calls.push(name);
-        return (orig as (...a: unknown[]) => Promise<void>)(...args);
+    for (const name of ['write', 'writeSync', 'fdatasync'] as const) {
+      hookIo(name, (orig) => ((...args: unknown[]) => {
+        calls.push(name === 'writeSync' ? 'write' : name);
+        return (orig as (...a: unknown[]) => unknown)(...args);
       }) as never);
     }
-    await c.commit(r.value.seq);
-    // The temp is fsynced before the rename, and the directory after it (fsyncDir fsyncs the directory's fd).
-    const at = calls.indexOf('rename');
-    expect(calls.slice(at - 1, at + 2)).toEqual(['fsync', 'rename', 'fsyncDir']);
-    expect(fs.readdirSync(`${file}.consumers`)).toEqual(['a.pos']);
+    await c.commit(r.value.seq).then(() => calls.push('resolved'));
+    expect(calls).toEqual(['write', 'fdatasync', 'resolved']);
+    await c.close();
+    expect(fs.readdirSync(`${file}.consumers`).sort()).toEqual(['locks', 'positions.jsonl']);
+    expect((await readAll(path.join(`${file}.consumers`, 'positions.jsonl'))).at(-1)!.data).toMatchObject({ name: 'a', seq: 1 });
   });
 
   it('a consumer whose committed record is past the end of the journal, or is another record, fails with DIVERGED', async () => {
@@ -413,6 +414,7 @@ describe('named consumers', () => {
         break;
       }
     }
+    await c.close();
     // A power loss took back records 6..10 (simulated by cutting them off).
     const recs = await readAll(file);
     fs.truncateSync(file, recs[5]!.offset);
@@ -421,12 +423,14 @@ describe('named consumers', () => {
     const kept = (await readAll(file)).length;
     const c2 = await Consumer.open(file, 'x');
     await expect(c2.records().next()).rejects.toMatchObject({ code: ErrorCode.DIVERGED });
+    await c2.close();
     // New records then reuse the lost seqs: the one at seq 10 is not the committed one.
     const j2 = await Journal.open(file);
     await j2.appendMany(range(kept + 1, 10).map((i) => ({ i, different: true })));
     await j2.close();
     const c3 = await Consumer.open(file, 'x');
     await expect(c3.records().next()).rejects.toMatchObject({ code: ErrorCode.DIVERGED, message: expect.stringContaining('not the one it committed') });
+    await c3.close();
   });
 
   it('committing a seq it did not hand out is a RangeError; names are checked', async () => {
@@ -457,7 +461,9 @@ describe('named consumers', () => {
     const first = fresh.records();
     expect((await first.next()).value.seq).toBe(1);
     await first.return();
-    fs.rmSync(path.join(path.dirname(file), `${path.basename(file)}.consumers`, 'fresh.pos'));
+    await fresh.close();
+    await Consumer.delete(file, 'fresh');
+    await c.close();
     // Below the consumer's floor (16) the policy applies; from it on, everything stays, and
     // retention stops at the floor instead of at 30.
     await compact(file, { keep: (r) => r.seq % 2 === 0, retainForConsumers: true });

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compact, Consumer, ErrorCode, Journal, listConsumers, verify } from '../src/index.js';
+import { compact, Consumer, ErrorCode, Journal, listConsumers, rawJson, readJournal, verify } from '../src/index.js';
 import { restore, ship, type ShipEvent } from '../src/nats/index.js';
 import { Child, readAll, sleep, tmpDir, tmpJournal } from './helpers.js';
 import { admin, createStream, freePort, range, serverDir, startServer, streamMessages, type NatsNode } from './nats-helpers.js';
@@ -136,6 +136,51 @@ describe('ship and restore, one server', () => {
     const third = await run(['restore', copy, '--server', server.url, '--stream', stream]);
     expect(third.stdout).toContain('up to date');
   }, 60_000);
+
+  it('numbers are shipped and restored digit for digit, as the journal stores them', async () => {
+    const stream = await newStream();
+    const file = tmpJournal();
+    const j = await Journal.open(file);
+    const texts = ['{"id":12345678901234567890123,"f":0.1000000000000000055511151231257827}', '{"n":-98765432109876543210}', '{"plain":1}'];
+    await j.appendMany(texts.map((t) => rawJson(t)));
+    await j.close();
+    const s = await ship(file, { server: server.url, stream });
+    await s.waitFor(3);
+    await s.close();
+    expect((await streamMessages(ctl.nc, stream)).map((m) => m.json)).toEqual(texts);
+    const copy = path.join(tmpDir(), 'copy.jsonl');
+    await restore(copy, { server: server.url, stream });
+    const back = [];
+    for await (const r of readJournal(copy, { data: 'text' })) back.push(r.data);
+    expect(back).toEqual(texts);
+    // A restarted shipper compares the stream's newest record with the journal's: the same.
+    const again = await ship(file, { server: server.url, stream });
+    expect(again.ackedSeq).toBe(3);
+    await again.close();
+  });
+
+  it('fromTs: a first run starts at the first record appended at or after it; a second run goes on from its position', async () => {
+    const stream = await newStream();
+    const file = tmpJournal();
+    const base = Date.parse('2026-11-22T03:00:00Z');
+    const j = await Journal.open(file);
+    await j.appendMany(range(1, 10).map((n) => ({ n })), { ts: range(1, 10).map((n) => base + n * 60_000) });
+    await j.close();
+    const s = await ship(file, { server: server.url, stream, fromTs: new Date(base + 6.5 * 60_000) });
+    expect(s.ackedSeq).toBe(6);
+    await s.waitFor(10);
+    await s.close();
+    expect((await streamMessages(ctl.nc, stream)).map((m) => m.seq)).toEqual([7, 8, 9, 10]);
+    const j2 = await Journal.open(file);
+    await j2.append({ n: 11 });
+    await j2.close();
+    // The time applies to a first run only: this one goes on from seq 10.
+    const again = await ship(file, { server: server.url, stream, fromTs: base });
+    await again.waitFor(11);
+    await again.close();
+    expect((await streamMessages(ctl.nc, stream)).map((m) => m.seq)).toEqual([7, 8, 9, 10, 11]);
+    await expect(ship(file, { server: server.url, stream, fromTs: Number.NaN })).rejects.toThrow(RangeError);
+  });
 
   it('journal ship and journal restore from the command line', async () => {
     const stream = await newStream();
@@ -338,7 +383,7 @@ describe('ship: failures', () => {
     await s.waitFor(100);
     await s.close();
     await journalOf(100, file, 100);
-    await compact(file, { keep: (r) => !(r.seq >= 120 && r.seq < 150) });
+    await compact(file, { keep: (r) => !(r.seq >= 120 && r.seq < 150), retainForConsumers: false });
     const events: ShipEvent[] = [];
     s = await ship(file, { server: server.url, stream, onEvent: (e) => events.push(e) });
     await s.waitFor(200);
@@ -349,7 +394,7 @@ describe('ship: failures', () => {
 
     // Retention past the position: no POSITION_GONE, the gap is reported and shipping goes on.
     await journalOf(100, file, 200);
-    await compact(file, { beforeSeq: 250 });
+    await compact(file, { beforeSeq: 250, retainForConsumers: false });
     events.length = 0;
     s = await ship(file, { server: server.url, stream, onEvent: (e) => events.push(e) });
     await s.waitFor(300);
@@ -383,14 +428,7 @@ describe('ship: failures', () => {
     await s.waitFor(100);
     await s.close();
     // As if the shipper died after JetStream acknowledged 51..100 and before it committed them.
-    fs.rmSync(path.join(path.dirname(file), `${path.basename(file)}.consumers`, 'dw.pos'));
-    const c = await Consumer.open(file, 'dw');
-    for await (const r of c.records()) {
-      if (r.seq === 50) {
-        await c.commit(50);
-        break;
-      }
-    }
+    await Consumer.reset(file, 'dw', { seq: 51 });
     await sleep(300);
     s = await ship(file, { server: server.url, stream, consumer: 'dw' });
     await s.waitFor(100);

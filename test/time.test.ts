@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { compact, Consumer, ErrorCode, follow, Journal, readJournal, truncate, type JournalRecord } from '../src/index.js';
+import { compact, Consumer, ErrorCode, follow, Journal, readJournal, truncate, type CompactResult, type JournalRecord } from '../src/index.js';
 import { acked, Child, countIo, hookIo, readAll, sleep, tmpJournal } from './helpers.js';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
@@ -238,6 +238,34 @@ describe('retention that runs itself', () => {
     expect(recs.at(-1)).toMatchObject({ seq: 101, data: { i: 'after' } });
   });
 
+  it('a consumer that keeps the journal past its bound does not make every batch compact it again', async () => {
+    const file = tmpJournal();
+    const w = await Journal.open(file);
+    await w.append({ first: true });
+    const c = await Consumer.open(file, 'slow');
+    await c.records().next();
+    await c.commit(1);
+    await c.close();
+    const compacted: CompactResult[] = [];
+    const errors: unknown[] = [];
+    const j = await Journal.open(file, { retention: { maxBytes: 20_000, onCompacted: (r) => compacted.push(r as CompactResult), onError: (e) => errors.push(e) } });
+    await w.close();
+    // About 250 KB in 200 batches; the consumer has read none of it, so all of it stays.
+    for (let b = 0; b < 200; b++) {
+      await j.appendMany(Array.from({ length: 10 }, (_, i) => ({ b, i, pad: 'p'.repeat(90) })));
+      await sleep(1);
+    }
+    await j.close();
+    expect(errors).toEqual([]);
+    // Seq 1, which it has read, may go; nothing after it.
+    expect(seqs(await readAll(file)).slice(-2000)).toEqual(Array.from({ length: 2000 }, (_, i) => i + 2));
+    // Each compaction waits for the journal to grow by half from what the last one left: 30 KB,
+    // 45, 67, 100, 150, 225 ... not one per batch.
+    expect(compacted.length).toBeGreaterThan(0);
+    expect(compacted.length).toBeLessThanOrEqual(8);
+    expect(compacted[0]!.consumers).toEqual([expect.objectContaining({ name: 'slow', kept: expect.any(Number), removed: 0 })]);
+  });
+
   it('a policy without a bound is a TypeError', async () => {
     await expect(Journal.open(tmpJournal(), { retention: {} })).rejects.toThrow(TypeError);
   });
@@ -253,6 +281,7 @@ describe('truncating to a point', () => {
         break;
       }
     }
+    await c.close();
     const before = fs.readFileSync(file);
     const all = await readAll(file);
     const r = await truncate(file, { toSeq: 60 });
@@ -264,6 +293,7 @@ describe('truncating to a point', () => {
     await j.close();
     const again = await Consumer.open(file, 'reader');
     await expect(again.records().next()).rejects.toMatchObject({ code: ErrorCode.DIVERGED });
+    await again.close();
   });
 
   it('to a time: keeps the records appended up to it; a writer open meanwhile waits, then appends after the point', async () => {

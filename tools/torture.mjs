@@ -1,10 +1,10 @@
 #!/usr/bin/env node
-// npm run torture [-- --seconds N] [--seed S] [--only kill,powerloss,faults,diskfull,fuzz,planted] [--write]
+// npm run torture [-- --seconds N] [--seed S] [--only kill,powerloss,faults,diskfull,fuzz,planted,groups] [--write]
 //
 // Runs the crash-safety suites of test/torture and prints one summary table. Without --seconds it
 // runs the long configuration (>= 1,000 process kills, >= 10,000 power-loss crash states, every
-// fault-injection case, the real disk-full test, >= 100,000 fuzz cases: about 20 minutes on two
-// cores). With --seconds N the kill and fuzz suites share what is left of N seconds after the quick
+// fault-injection case, the real disk-full test, >= 100,000 fuzz cases, a consumer group through
+// 200 kills of its members: about 25 minutes on two cores). With --seconds N the kill and fuzz suites share what is left of N seconds after the quick
 // suites. Every run also plants known bugs in the writer and requires the suites to catch them: a
 // checker that never failed proves nothing.
 //
@@ -16,11 +16,12 @@ import path from 'node:path';
 import * as diskfull from '../test/torture/diskfull.mjs';
 import * as faults from '../test/torture/faults.mjs';
 import * as fuzz from '../test/torture/fuzz.mjs';
+import * as groups from '../test/torture/groups.mjs';
 import * as kill from '../test/torture/kill.mjs';
 import * as powerloss from '../test/torture/powerloss.mjs';
 
-const SUITES = ['powerloss', 'faults', 'diskfull', 'planted', 'kill', 'fuzz'];
-const LONG = { kills: 1000, powerLossStates: 12_000, fuzzCases: 100_000 };
+const SUITES = ['powerloss', 'faults', 'diskfull', 'planted', 'groups', 'kill', 'fuzz'];
+const LONG = { kills: 1000, powerLossStates: 12_000, fuzzCases: 100_000, groupKills: 200 };
 
 function parseArgs(argv) {
   const opts = { seconds: null, seed: Date.now() % 2 ** 31, only: SUITES, write: false };
@@ -115,6 +116,13 @@ if (opts.only.includes('planted')) {
   for (const planted of kill.PLANTED) {
     add(`planted ${planted}: process kill`, await kill.run({ seed: opts.seed, kills: 300, planted }), true);
   }
+}
+
+if (opts.only.includes('groups')) {
+  // About 5,000 records a kill keep the members busy through the kills.
+  const kills = opts.seconds === null ? LONG.groupKills : short ? 20 : 60;
+  log(`  consumer group: ${kills} kills...`);
+  add('consumer group (4 members, SIGKILLed and restarted)', await groups.run({ seed: opts.seed, kills, records: Math.max(100_000, kills * 5_000) }));
 }
 
 // The two open-ended suites share the rest of the budget.

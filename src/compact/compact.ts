@@ -12,7 +12,7 @@ import { io } from '../fs/io.js';
 import { killPoint } from '../fs/kill-points.js';
 import { abortError, FileLock } from '../fs/lock.js';
 import { removeStaleTemps } from '../fs/temps.js';
-import { consumersFloor } from '../consume/consumer.js';
+import { consumersForRetention, floorOf, type ConsumerState } from '../positions/retention.js';
 import type { JournalRecord } from '../read/reader.js';
 import type { Damage, ScannedRecord, TornTail } from '../scan/batches.js';
 import { openJournalFile } from '../scan/open.js';
@@ -56,9 +56,11 @@ export interface CompactOptions {
    */
   maxBytes?: number;
   /**
-   * Remove nothing that a named consumer (see Consumer) has not committed yet: records from the
-   * lowest committed position + 1 on are kept whatever the policy, and `beforeSeq` stops there.
-   * @default false
+   * Remove nothing that a named consumer (see Consumer) has not committed yet, unless it expired:
+   * records from the lowest such position + 1 on are kept whatever the policy, and `beforeSeq` stops
+   * there. With false the policy applies to them too; either way the result's `consumers` says what
+   * each consumer was spared or lost.
+   * @default true
    */
   retainForConsumers?: boolean;
   /** Aborting before the swap leaves the journal untouched and no temp file behind. */
@@ -92,6 +94,23 @@ export interface CompactResult {
   version: number;
   /** A torn tail the old file ended with, left out of the new one, and where its bytes were saved; or null. */
   cut: RecoveredTail | null;
+  /** Each named consumer the policy touched, with what was kept for it or removed from under it. */
+  consumers: CompactConsumerReport[];
+}
+
+/** What a compaction did to one named consumer: records after its position it kept for it, or removed. */
+export interface CompactConsumerReport {
+  name: string;
+  /** Its committed seq. */
+  seq: number;
+  /** It had expired (see Consumer's expireAfterMs), so nothing was kept for it. */
+  expired: boolean;
+  /** Records after its position that the policy would have removed, kept because it has not read them. */
+  kept: number;
+  /** Records after its position that were removed: it will never read them (left behind). */
+  removed: number;
+  /** Retention removed the record it reads next: reading on fails with POSITION_GONE (see follow's onPositionGone). */
+  positionGone: boolean;
 }
 
 /** Whether a record's data is a tombstone: it deletes its key under key compaction. */
@@ -179,6 +198,8 @@ class Compaction {
   #floor = Number.POSITIVE_INFINITY;
   /** Retention: records below this seq go (beforeSeq, beforeTs and maxBytes, whichever reaches furthest); 1 keeps all. */
   #retainFrom = 1;
+  /** The consumers and what the policy removed after their positions (only when a policy can remove records). */
+  #consumers: ConsumerTally | null = null;
   readonly #salvage: boolean;
   #headerEnd = 0;
   /** Whether the journal has seals (format version 2): they are not copied, the new file gets its own. */
@@ -231,10 +252,15 @@ class Compaction {
         this.truncatedAt = { lastSeq: await this.#truncationPoint(fd, header, headerEnd, snap.end, snap.lastSeq), offset: null, savedTo: null };
         // Nothing after the point: the journal is left as it is.
         if (this.truncatedAt.lastSeq >= snap.lastSeq) {
-          return { recordsBefore: 0, recordsAfter: 0, bytesBefore: snap.size, bytesAfter: snap.size, ms: performance.now() - t0, stallMs: 0, generation: header.generation, version: header.version, cut: null };
+          return { recordsBefore: 0, recordsAfter: 0, bytesBefore: snap.size, bytesAfter: snap.size, ms: performance.now() - t0, stallMs: 0, generation: header.generation, version: header.version, cut: null, consumers: [] };
         }
       }
-      if (this.#opts.retainForConsumers) this.#floor = (await consumersFloor(this.#file)) ?? Number.POSITIVE_INFINITY;
+      const o = this.#opts;
+      if (!this.#salvage && this.#truncate === null && (o.keep !== undefined || o.key !== undefined || o.beforeSeq !== undefined || o.beforeTs !== undefined || o.maxBytes !== undefined)) {
+        const consumers = await consumersForRetention(this.#file);
+        if (o.retainForConsumers ?? true) this.#floor = floorOf(consumers) ?? Number.POSITIVE_INFINITY;
+        if (consumers.length > 0) this.#consumers = new ConsumerTally(consumers);
+      }
       this.#retainFrom = await this.#retention(fd, header, headerEnd, snap.end, snap.lastSeq);
       if (this.#opts.key) this.#latest = await this.#index(fd, headerEnd, snap.end);
       const newHeader: Header = {
@@ -305,6 +331,7 @@ class Compaction {
         generation: newHeader.generation,
         version: newHeader.version,
         cut,
+        consumers: this.#consumers?.report(this.#floor, newHeader.minSeq) ?? [],
       };
     } finally {
       await oldLock.closeWhenSettled(() => io.close(fd)).catch(() => {});
@@ -428,8 +455,14 @@ class Compaction {
       this.truncatedAt.offset ??= rec.offset;
       return false;
     }
+    if (this.#policyKeeps(rec)) return true;
+    this.#consumers?.dropped(rec.seq, rec.seq >= this.#floor);
+    return rec.seq >= this.#floor;
+  }
+
+  /** Whether the policy alone keeps `rec`. */
+  #policyKeeps(rec: JournalRecord): boolean {
     const { keep, key } = this.#opts;
-    if (rec.seq >= this.#floor) return true;
     if (keep && !keep(rec)) return false;
     const old = rec.seq < this.#retainFrom;
     if (this.#latest === null) return !old;
@@ -522,5 +555,56 @@ async function keepDropped(file: string, fd: number, from: number, to: number): 
     if (io.statSync(target) !== null) continue;
     await copyRangeDurably(fd, from, to, target);
     return target;
+  }
+}
+
+/**
+ * Counts the records the policy drops by where they fall between the consumers' positions, so that
+ * what each consumer was spared or lost is known without a count per consumer per record.
+ */
+class ConsumerTally {
+  readonly #consumers: readonly ConsumerState[];
+  /** The consumers' positions, distinct and rising. */
+  readonly #seqs: number[];
+  /** Drops the floor kept / removed, by how many positions lie below them (bucket i: above seqs[i - 1], up to seqs[i]). */
+  readonly #kept: number[];
+  readonly #removed: number[];
+
+  constructor(consumers: readonly ConsumerState[]) {
+    this.#consumers = consumers;
+    this.#seqs = [...new Set(consumers.map((c) => c.seq))].sort((a, b) => a - b);
+    this.#kept = new Array<number>(this.#seqs.length + 1).fill(0);
+    this.#removed = new Array<number>(this.#seqs.length + 1).fill(0);
+  }
+
+  /** A record the policy drops: `kept` when the floor kept it anyway. */
+  dropped(seq: number, kept: boolean): void {
+    let lo = 0;
+    let hi = this.#seqs.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.#seqs[mid]! < seq) lo = mid + 1;
+      else hi = mid;
+    }
+    (kept ? this.#kept : this.#removed)[lo]!++;
+  }
+
+  report(floor: number, minSeq: number): CompactConsumerReport[] {
+    // Drops above a position are those in the buckets past its index.
+    const above = (counts: number[], seq: number) => {
+      let n = 0;
+      for (let i = this.#seqs.indexOf(seq) + 1; i < counts.length; i++) n += counts[i]!;
+      return n;
+    };
+    const out: CompactConsumerReport[] = [];
+    for (const c of this.#consumers) {
+      const held = !c.expired && c.seq + 1 >= floor;
+      const r = {
+        name: c.name, seq: c.seq, expired: c.expired,
+        kept: held ? above(this.#kept, c.seq) : 0, removed: above(this.#removed, c.seq), positionGone: minSeq > c.seq + 1,
+      };
+      if (r.kept > 0 || r.removed > 0 || r.positionGone) out.push(r);
+    }
+    return out;
   }
 }

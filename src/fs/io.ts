@@ -102,6 +102,17 @@ export const io = {
       throw err;
     }
   },
+  /** flock(LOCK_SH | LOCK_NB): true if granted, false if another open file description holds it exclusively. */
+  tryLockSharedSync(fd: number): boolean {
+    try {
+      fsExt().flockSync(fd, 'shnb');
+      return true;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EAGAIN' || code === 'EWOULDBLOCK') return false;
+      throw err;
+    }
+  },
   /** flock(LOCK_EX), blocking one threadpool thread until granted (see lock.ts for why only one). */
   lockWait(fd: number): Promise<void> {
     return new Promise((res, rej) => fsExt().flock(fd, 'ex', (e) => (e ? rej(e) : res())));

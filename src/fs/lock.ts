@@ -70,11 +70,14 @@ export class FileLock {
     }
   }
 
-  /** A non-blocking attempt: true if the lock is now held. */
-  tryAcquire(): boolean {
+  /**
+   * A non-blocking attempt: true if the lock is now held. With `shared`, a shared lock (LOCK_SH),
+   * which any number of holders may have at once and which excludes only an exclusive one.
+   */
+  tryAcquire(shared = false): boolean {
     if (this.#held || this.#waiting !== null) return false;
     try {
-      if (!io.tryLockSync(this.#fd)) return false;
+      if (!(shared ? io.tryLockSharedSync(this.#fd) : io.tryLockSync(this.#fd))) return false;
     } catch (err) {
       throw typed(err, 'cannot lock', this.#path);
     }

@@ -3,7 +3,7 @@
  * and the journal's identity kept; a later run goes on where the last one stopped.
  */
 import fs from 'node:fs';
-import { ErrorCode, Journal, JournalError, readJournal, type KeptRecord } from 'jsonl-journal';
+import { ErrorCode, Journal, JournalError, rawJson, readJournal, type KeptRecord, type RawJson } from 'jsonl-journal';
 import { connect, serverList, throwIfAborted, type Connection, type ConnectionEvent } from './client.js';
 import { recordAt, retrying, streamInfo, type RetryOptions, type StreamRecord } from './stream.js';
 import { decodeRecord } from './wire.js';
@@ -177,11 +177,12 @@ class Restore {
           throw new JournalError(ErrorCode.BAD_MESSAGE,
             `stream ${this.#stream}: the message at stream seq ${m.seq} holds seq ${rec.seq}, not above the seq before it (${this.#lastSeq}); the stream is out of order`);
         }
-        let data: unknown;
+        let data: RawJson;
         try {
-          data = JSON.parse(rec.json);
-        } catch {
-          throw this.#badMessage(m.seq, m.subject, 'its payload is not JSON');
+          // Stored as it came, numbers digit for digit.
+          data = rawJson(rec.json);
+        } catch (err) {
+          throw this.#badMessage(m.seq, m.subject, `its payload is not JSON a journal can hold (${(err as Error).message})`);
         }
         if (this.#journal === null) await this.#create(rec.journalId, rec.created);
         group.push({ seq: rec.seq, ts: rec.ts, data });

@@ -19,6 +19,12 @@ export interface ShipOptions {
   subject?: string;
   /** The name of the journal consumer that keeps the shipper's position. @default `ship-<stream>` */
   consumer?: string;
+  /**
+   * Where a first run starts: the first record appended at or after this time (ms since the epoch,
+   * or a Date). Only when the consumer has no position and the stream is empty; after that the
+   * position decides. @default the oldest record
+   */
+  fromTs?: number | Date;
   /** Publishes awaiting JetStream's acknowledgement at most. @default 256 */
   maxInFlight?: number;
   /** How long a publish waits for its acknowledgement before the shipper resyncs with the stream. @default 5000 */
@@ -59,6 +65,7 @@ interface Resolved {
   stream: string;
   subject: string | undefined;
   consumer: string;
+  fromTs: number | undefined;
   maxInFlight: number;
   ackTimeoutMs: number;
   failFast: boolean;
@@ -92,11 +99,14 @@ function resolve(o: ShipOptions): Resolved {
   if (typeof ackTimeoutMs !== 'number' || !(ackTimeoutMs > 0)) throw new RangeError('ackTimeoutMs must be a positive number');
   if (o.onEvent !== undefined && typeof o.onEvent !== 'function') throw new TypeError('onEvent must be a function');
   const onEvent = o.onEvent;
+  const fromTs = o.fromTs instanceof Date ? o.fromTs.getTime() : o.fromTs;
+  if (fromTs !== undefined && (typeof fromTs !== 'number' || !Number.isFinite(fromTs))) throw new RangeError('fromTs must be a Date or a number of ms since the epoch');
   return {
     servers: serverList(o.server),
     stream: o.stream,
     subject: o.subject,
     consumer: o.consumer ?? `ship-${o.stream}`,
+    fromTs,
     maxInFlight,
     ackTimeoutMs,
     failFast: o.failFast ?? false,
@@ -135,12 +145,14 @@ export async function ship(file: string, options: ShipOptions): Promise<Shipper>
   const o = resolve(options);
   const { header } = await journalInfo(file);
   const conn = await connect({ servers: o.servers, failFast: o.failFast, name: `jsonl-journal ship ${path.basename(file)}`, signal: o.signal, onEvent: o.onEvent });
+  let consumer: Consumer | null = null;
   try {
-    const consumer = await Consumer.open(file, o.consumer);
+    consumer = await Consumer.open(file, o.consumer);
     const shipper = new Shipper(file, o, conn, consumer, { id: header.id, created: header.created });
     await shipper._start();
     return shipper;
   } catch (err) {
+    await consumer?.close().catch(() => {});
     await conn.nc.close().catch(() => {});
     throw err;
   }
@@ -234,11 +246,13 @@ export class Shipper implements AsyncDisposable {
     this.#subject = shippingSubject(info, this.#opts.subject);
     const end = await this.#streamEnd(info.state.last_seq, startRetry);
     if (end.rec !== null) await this.#compareWithJournal(end.rec);
+    const known = end.journalSeq;
     const committed = this.#consumer.committedSeq;
     // The stream's end decides; the committed position only when the stream cannot tell. A stream
     // that ends before the position lost records (or was emptied): they are shipped again.
-    const known = end.journalSeq;
-    const from = known === null ? committed + 1 : Math.min(committed, known) + 1;
+    let from = known === null ? committed + 1 : Math.min(committed, known) + 1;
+    // A first run from a time: the consumer moves there, durably, before anything is published.
+    if (this.#opts.fromTs !== undefined && committed === 0 && (known ?? 0) === 0) from = await this.#consumer.seek({ ts: this.#opts.fromTs });
     this.#inStream = known ?? committed;
     this.#ackedSeq = from - 1;
     this.#expect = end.streamSeq;
@@ -288,6 +302,8 @@ export class Shipper implements AsyncDisposable {
       err = e;
     }
     this.#publisher.close();
+    // The consumer's lock goes with it: another shipper may now take the name.
+    await this.#consumer.close().catch((e) => (err ??= e));
     await this.#conn.nc.close().catch(() => {});
     for (const w of this.#waiters.splice(0)) w.reject(this.#failed ?? closedError(this.path));
     this.#markDone(this.#failed ?? undefined);
@@ -299,6 +315,8 @@ export class Shipper implements AsyncDisposable {
     let prev = from - 1;
     const records = this.#consumer.records({
       fromSeq: from, signal: this.#ac.signal, onPositionGone: 'oldest', durableOnly: this.#opts.durableOnly, pollMs: this.#opts.pollMs,
+      // The data as stored: numbers go out digit for digit, and nothing is parsed to be written again.
+      data: 'text',
     });
     for await (const rec of records) {
       if (rec.seq > prev + 1) this.#skipped(Math.max(prev + 1, this.#inStream + 1), rec.seq - 1);
@@ -315,7 +333,7 @@ export class Shipper implements AsyncDisposable {
         this.#space = null;
       }
       if (this.#ac.signal.aborted) break;
-      this.#queue.push({ seq: rec.seq, ts: rec.ts, json: JSON.stringify(rec.data), acked: false, epoch: -1 });
+      this.#queue.push({ seq: rec.seq, ts: rec.ts, json: rec.data as string, acked: false, epoch: -1 });
       this.#scheduleSend();
     }
   }
@@ -452,11 +470,13 @@ export class Shipper implements AsyncDisposable {
   async #compareWithJournal(rec: StreamRecord): Promise<void> {
     const diverged = (why: string) => new JournalError(ErrorCode.DIVERGED,
       `${this.path}: stream ${this.stream} holds this journal's records up to seq ${rec.seq}, but ${why}; restore the journal from the stream, or ship it to a new stream`, { path: this.path });
-    const reader = readJournal(this.path, { fromSeq: rec.seq });
+    const reader = readJournal(this.path, { fromSeq: rec.seq, data: 'text' });
     try {
       const first = await reader.next();
       if (!first.done && first.value.seq === rec.seq) {
-        if (first.value.ts !== rec.ts || JSON.stringify(first.value.data) !== rec.json) {
+        const text = first.value.data as string;
+        // Older shippers published the data as JSON.stringify wrote the parsed value.
+        if (first.value.ts !== rec.ts || (text !== rec.json && JSON.stringify(JSON.parse(text)) !== rec.json)) {
           throw diverged(`the journal's record at seq ${rec.seq} is another one`);
         }
       } else if (first.done && (reader.header?.maxSeq ?? 0) < rec.seq) {

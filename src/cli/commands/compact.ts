@@ -1,17 +1,21 @@
-/** journal compact <file> [--key <path>] [--before-seq N] [--before-time T] [--max-bytes N] [--retain-for-consumers]. */
-import { compact, type JournalRecord } from 'jsonl-journal';
+/** journal compact <file> [--key <path>] [--before-seq N] [--before-time T] [--max-bytes N] [--ignore-consumers]: rewrite a journal by a policy, and say what each consumer was spared or lost. */
+import { compact, type CompactConsumerReport, type JournalRecord } from 'jsonl-journal';
 import { intOption, onePath, report, type Command } from '../command.js';
-import { bytes, count, Exit, Progress, UsageError } from '../term.js';
+import { bytes, count, Exit, Progress, UsageError, yellow } from '../term.js';
 import { parseTime } from '../time.js';
 
 export const compactCommand: Command = {
   name: 'compact',
   summary: 'rewrite a journal smaller: latest record per key, retention by seq (crash-safe, live)',
   help: `Usage: journal compact <file> [--key <path>] [--before-seq N] [--before-time T] [--max-bytes N]
-                      [--retain-for-consumers] [--json]
+                      [--ignore-consumers] [--json]
 
 Rewrites the journal by write-replace, safe against crashes and while writers, readers and
 followers run. Seqs are kept. Records appended during the compaction are kept as they are.
+
+Named consumers are protected: nothing a consumer has not committed yet is removed, unless it has
+expired (see journal consumers). What was kept for each consumer is printed, and so is every
+consumer left behind (records it had not read were removed).
 
 Options:
   --key <path>              keep only the latest record per key; the key is the value at <path> in
@@ -23,14 +27,16 @@ Options:
                             or a time ago: 7d keeps the last 7 days); with --key, as --before-seq
   --max-bytes N             keep the newest records that fit in N bytes (suffixes k, M, G: 500M);
                             with --key, a key's live latest value is kept even if it does not fit
-  --retain-for-consumers    drop nothing a named consumer has not committed yet
+  --ignore-consumers        apply the policy to what consumers have not read too (each consumer
+                            left behind is reported)
+  --retain-for-consumers    protect consumers (the default; kept for older scripts)
   --json                    print the result as JSON
 
 Exit codes: 0 compacted; 2 damage in the journal (it is left untouched; see journal repair);
 3 could not compact (another compaction runs, I/O error ...); 64 usage error.`,
   options: {
     key: { type: 'string' }, 'before-seq': { type: 'string' }, 'before-time': { type: 'string' }, 'max-bytes': { type: 'string' },
-    'retain-for-consumers': { type: 'boolean' }, json: { type: 'boolean' },
+    'retain-for-consumers': { type: 'boolean' }, 'ignore-consumers': { type: 'boolean' }, json: { type: 'boolean' },
   },
   async run(values, positionals) {
     const file = onePath(positionals);
@@ -38,6 +44,8 @@ Exit codes: 0 compacted; 2 damage in the journal (it is left untouched; see jour
     const beforeTs = typeof values['before-time'] === 'string' ? parseTime('before-time', values['before-time']) : undefined;
     const maxBytes = typeof values['max-bytes'] === 'string' ? byteSize('max-bytes', values['max-bytes']) : undefined;
     const keyPath = typeof values.key === 'string' ? values.key.split('.') : null;
+    const ignore = values['ignore-consumers'] === true;
+    if (ignore && values['retain-for-consumers'] === true) throw new UsageError('--ignore-consumers and --retain-for-consumers cannot be used together');
     const bar = new Progress(`compacting ${file}`, values.json !== true);
     let r;
     try {
@@ -46,7 +54,7 @@ Exit codes: 0 compacted; 2 damage in the journal (it is left untouched; see jour
         ...(beforeSeq !== undefined ? { beforeSeq } : {}),
         ...(beforeTs !== undefined ? { beforeTs } : {}),
         ...(maxBytes !== undefined ? { maxBytes } : {}),
-        retainForConsumers: values['retain-for-consumers'] === true,
+        retainForConsumers: !ignore,
         onProgress: (p) => bar.update(p.bytesRead, p.bytesTotal),
       });
     } catch (err) {
@@ -58,10 +66,25 @@ Exit codes: 0 compacted; 2 damage in the journal (it is left untouched; see jour
     else {
       process.stdout.write(`${file}: ${count(r.recordsBefore)} -> ${count(r.recordsAfter)} records, ${bytes(r.bytesBefore)} -> ${bytes(r.bytesAfter)}, ` +
         `generation ${r.generation}, in ${r.ms.toFixed(0)} ms (appends held ${r.stallMs.toFixed(1)} ms)\n`);
+      printConsumers(r.consumers);
     }
     return Exit.OK;
   },
 };
+
+/** What was kept for consumers (on stdout), and every consumer left behind (on stderr, loudly). */
+function printConsumers(consumers: CompactConsumerReport[]): void {
+  const spared = consumers.filter((c) => c.kept > 0);
+  for (const c of spared) process.stdout.write(`  kept ${count(c.kept)} records for consumer ${c.name} (seq ${count(c.seq)}), which has not read them\n`);
+  if (spared.length > 0) process.stdout.write('  --ignore-consumers removes them anyway; journal consumers --delete NAME forgets a consumer\n');
+  for (const c of consumers.filter((x) => x.removed > 0 || x.positionGone)) {
+    const what = [
+      ...(c.removed > 0 ? [`removed ${count(c.removed)} records it had not read`] : []),
+      ...(c.positionGone ? ['its next read fails with POSITION_GONE'] : []),
+    ];
+    process.stderr.write(`${yellow(process.stderr, 'journal:')} left consumer ${c.name} (seq ${count(c.seq)}${c.expired ? ', expired' : ''}) behind: ${what.join('; ')}\n`);
+  }
+}
 
 /** The key at `path` in `data`, as a string; undefined when there is none. */
 function keyAt(data: unknown, path: string[]): string | undefined {

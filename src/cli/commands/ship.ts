@@ -2,12 +2,13 @@
 import type { ShipEvent } from 'jsonl-journal/nats';
 import { interruption, intOption, natsTarget, onePath, report, type Command } from '../command.js';
 import { count, Exit, red, yellow } from '../term.js';
+import { parseTime } from '../time.js';
 
 export const shipCommand: Command = {
   name: 'ship',
   summary: 'publish every record to a NATS JetStream stream and keep following (needs the NATS client)',
   help: `Usage: journal ship <file> --server URL --stream NAME [--subject S] [--consumer NAME]
-                     [--max-in-flight N] [--ack-timeout MS] [--fail-fast]
+                     [--since T] [--max-in-flight N] [--ack-timeout MS] [--fail-fast]
 
 Publishes each record of the journal to a JetStream stream, in seq order, then keeps following the
 journal and publishes new records as any process appends them, until interrupted. Ctrl-C or
@@ -25,6 +26,8 @@ Options:
   --stream NAME       the stream to publish to
   --subject S         the subject to publish on (default: the stream's subject, if it has only one)
   --consumer NAME     the journal consumer that keeps the position (default: ship-<stream>)
+  --since T           a first run starts at the first record appended at or after T (an ISO 8601
+                      date, or a time ago: 2h); once the shipper has a position, it goes on from it
   --max-in-flight N   publishes awaiting JetStream's acknowledgement at most (default 256)
   --ack-timeout MS    how long to wait for an acknowledgement before re-reading the stream's end (default 5000)
   --fail-fast         exit at once when no server answers, instead of retrying with backoff
@@ -37,6 +40,7 @@ client not installed); 64 usage error.`,
     stream: { type: 'string' },
     subject: { type: 'string' },
     consumer: { type: 'string' },
+    since: { type: 'string' },
     'max-in-flight': { type: 'string' },
     'ack-timeout': { type: 'string' },
     'fail-fast': { type: 'boolean' },
@@ -46,6 +50,7 @@ client not installed); 64 usage error.`,
     const { servers, stream } = natsTarget(values);
     const maxInFlight = intOption(values, 'max-in-flight');
     const ackTimeoutMs = intOption(values, 'ack-timeout');
+    const fromTs = typeof values.since === 'string' ? parseTime('since', values.since) : undefined;
     const stop = interruption();
     try {
       const shipper = await (await import('jsonl-journal/nats')).ship(file, {
@@ -53,6 +58,7 @@ client not installed); 64 usage error.`,
         stream,
         ...(typeof values.subject === 'string' ? { subject: values.subject } : {}),
         ...(typeof values.consumer === 'string' ? { consumer: values.consumer } : {}),
+        ...(fromTs !== undefined ? { fromTs } : {}),
         ...(maxInFlight !== undefined ? { maxInFlight } : {}),
         ...(ackTimeoutMs !== undefined ? { ackTimeoutMs } : {}),
         failFast: values['fail-fast'] === true,
