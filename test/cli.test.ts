@@ -6,7 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { compact, Consumer, ErrorCode, Journal, verify } from '../src/index.js';
 import { FileLock } from '../src/fs/lock.js';
-import { Child, flipByte, readAll, sleep, tmpDir, tmpJournal } from './helpers.js';
+import { Child, flipByte, readAll, runJournal, sleep, tmpDir, tmpJournal } from './helpers.js';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const BIN = path.join(ROOT, 'dist/cli/main.js');
@@ -14,32 +14,7 @@ const VERSION = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'ut
 /** A module loaded before the command that makes its fstat fail (see the fixture). */
 const PLANT = pathToFileURL(path.join(ROOT, 'test/fixtures/plant-fault.mjs')).href;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the built `journal` binary (or, with `bin`, a copy of it). */
-function journal(
-  args: string[],
-  opts: { input?: string; env?: NodeJS.ProcessEnv; uid?: number; bin?: string; preload?: string; spawned?: (pid: number) => void } = {},
-): Promise<Run> {
-  return new Promise((resolve) => {
-    const bin = opts.bin ?? BIN;
-    const c = spawn(process.execPath, [...(opts.preload !== undefined ? ['--import', opts.preload] : []), bin, ...args], {
-      env: { ...process.env, NO_COLOR: '1', ...opts.env },
-      ...(opts.uid !== undefined ? { uid: opts.uid, gid: opts.uid, cwd: path.dirname(bin) } : {}),
-    });
-    opts.spawned?.(c.pid!);
-    let stdout = '';
-    let stderr = '';
-    c.stdout.on('data', (d) => (stdout += d));
-    c.stderr.on('data', (d) => (stderr += d));
-    c.stdin.end(opts.input ?? '');
-    c.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const journal = runJournal;
 
 /**
  * A copy of what the built command needs at run time (dist, package.json and the runtime
@@ -326,7 +301,7 @@ describe('journal verify', () => {
 
   it('a bug prints its stack and how to report it, exit 70; a JSON report is not made of it', async () => {
     const { file } = await journalOf(2);
-    const bug = { preload: PLANT, env: { JOURNAL_PLANT: 'bug' } };
+    const bug = { node: ['--import', PLANT], env: { JOURNAL_PLANT: 'bug' } };
     for (const args of [['verify', file], ['verify', file, '--json']]) {
       const r = await journal(args, bug);
       expect(r.code).toBe(70);
@@ -341,7 +316,7 @@ describe('journal verify', () => {
 
   it('a system error is one line and exit 3, with --json an IO_ERROR report: no stack', async () => {
     const { file } = await journalOf(2);
-    const eio = { preload: PLANT, env: { JOURNAL_PLANT: 'EIO' } };
+    const eio = { node: ['--import', PLANT], env: { JOURNAL_PLANT: 'EIO' } };
     const r = await journal(['verify', file], eio);
     expect(r).toMatchObject({ code: 3, stdout: '', stderr: 'journal: EIO: i/o error, fstat\n' });
     const j = await journal(['verify', file, '--json'], eio);

@@ -205,3 +205,33 @@ export async function checkJournal(file: string, ack: Map<string, number>): Prom
   }
 }
 
+/** What a run of the command printed, and its exit code. */
+export interface CommandRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** The built `journal` command. */
+export const JOURNAL_BIN = path.join(path.dirname(FIXTURES), '..', 'dist/cli/main.js');
+
+/** Runs the built `journal` command (or, with `bin`, a copy of it), with `input` on its stdin and `node` flags before it. */
+export function runJournal(
+  args: string[],
+  opts: { input?: string; env?: NodeJS.ProcessEnv; uid?: number; bin?: string; node?: string[]; spawned?: (pid: number) => void } = {},
+): Promise<CommandRun> {
+  return new Promise((resolve) => {
+    const bin = opts.bin ?? JOURNAL_BIN;
+    const c = spawn(process.execPath, [...(opts.node ?? []), bin, ...args], {
+      env: { ...process.env, NO_COLOR: '1', ...opts.env },
+      ...(opts.uid !== undefined ? { uid: opts.uid, gid: opts.uid, cwd: path.dirname(bin) } : {}),
+    });
+    opts.spawned?.(c.pid!);
+    let stdout = '';
+    let stderr = '';
+    c.stdout.on('data', (d) => (stdout += d));
+    c.stderr.on('data', (d) => (stderr += d));
+    c.stdin.end(opts.input ?? '');
+    c.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}

@@ -10,31 +10,15 @@ import { describe, expect, it } from 'vitest';
 import { LineSplitter, type Line } from '../src/cli/lines.js';
 import { fieldTime } from '../src/cli/time-field.js';
 import { Journal } from '../src/index.js';
-import { flipByte, readAll, tmpDir, tmpJournal, truncateTo } from './helpers.js';
+import { flipByte, readAll, runJournal, tmpDir, tmpJournal, truncateTo, type CommandRun } from './helpers.js';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const BIN = path.join(ROOT, 'dist/cli/main.js');
 /** Loaded before the command: at its exit, writes its peak RSS to the file PEAK_RSS_FILE names. */
 const PEAK_RSS = pathToFileURL(path.join(ROOT, 'test/fixtures/peak-rss.mjs')).href;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the built `journal` binary, with `input` on its stdin and node flags before it. */
-function journal(args: string[], opts: { input?: string; node?: string[]; env?: NodeJS.ProcessEnv } = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    const c = spawn(process.execPath, [...(opts.node ?? []), BIN, ...args], { env: { ...process.env, NO_COLOR: '1', ...opts.env } });
-    let stdout = '';
-    let stderr = '';
-    c.stdout.on('data', (d) => (stdout += d));
-    c.stderr.on('data', (d) => (stderr += d));
-    c.stdin.end(opts.input ?? '');
-    c.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const journal = runJournal;
+type Run = CommandRun;
 
 /** A journal command's peak RSS in bytes, and what it printed. */
 async function peakRss(args: string[], node: string[] = []): Promise<Run & { rss: number }> {
