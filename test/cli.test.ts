@@ -18,12 +18,18 @@ const journal = runJournal;
 
 /**
  * A copy of what the built command needs at run time (dist, package.json and the runtime
- * dependencies, fs-ext with its compiled addon) in a directory every user can read. An unprivileged
- * user cannot run the command from the checkout when the checkout sits inside a 0700 directory, as
- * a fresh clone in a temp directory does.
+ * dependencies, fs-ext with its compiled addon) in a directory every user can read, for running it
+ * as user `uid`. An unprivileged user cannot run the command from the checkout when the checkout
+ * sits inside a 0700 directory, as a fresh clone in a temp directory does; nor a node installed
+ * under such a directory (a home, a temp directory): then node is copied too.
  */
-function binForEveryone(): string {
+function binForEveryone(uid: number): { bin: string; execPath: string } {
   const dir = tmpDir();
+  let execPath = process.execPath;
+  if (spawnSync(execPath, ['--version'], { uid, gid: uid }).error !== undefined) {
+    execPath = path.join(dir, 'node');
+    fs.copyFileSync(process.execPath, execPath);
+  }
   fs.cpSync(path.join(ROOT, 'dist'), path.join(dir, 'dist'), { recursive: true });
   fs.cpSync(path.join(ROOT, 'package.json'), path.join(dir, 'package.json'));
   const require = createRequire(path.join(ROOT, 'package.json'));
@@ -36,7 +42,8 @@ function binForEveryone(): string {
     if (st.isDirectory()) for (const name of fs.readdirSync(p)) open(path.join(p, name));
   };
   open(dir);
-  return path.join(dir, 'dist/cli/main.js');
+  if (execPath !== process.execPath) fs.chmodSync(execPath, 0o755);
+  return { bin: path.join(dir, 'dist/cli/main.js'), execPath };
 }
 
 /** Whether process `pid` has `file` open read-write (as Journal.open does; verify opens read-only). */
@@ -275,7 +282,7 @@ describe('journal verify', () => {
     const { file } = await journalOf(2, path.join(dir, 'secret.jsonl'));
     fs.chmodSync(file, 0o000);
     // Root reads anything: run as nobody then, from a copy nobody can read.
-    const asSomeone = process.getuid?.() === 0 ? { uid: 65534, bin: binForEveryone() } : {};
+    const asSomeone = process.getuid?.() === 0 ? { uid: 65534, ...binForEveryone(65534) } : {};
     const r = await journal(['verify', file], asSomeone);
     expect(r).toEqual({ code: 3, stdout: '', stderr: `journal: cannot open ${file}: EACCES\n` });
     const j = await journal(['verify', file, '--json'], asSomeone);

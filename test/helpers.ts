@@ -218,11 +218,11 @@ export const JOURNAL_BIN = path.join(path.dirname(FIXTURES), '..', 'dist/cli/mai
 /** Runs the built `journal` command (or, with `bin`, a copy of it), with `input` on its stdin and `node` flags before it. */
 export function runJournal(
   args: string[],
-  opts: { input?: string; env?: NodeJS.ProcessEnv; uid?: number; bin?: string; node?: string[]; spawned?: (pid: number) => void } = {},
+  opts: { input?: string; env?: NodeJS.ProcessEnv; uid?: number; bin?: string; execPath?: string; node?: string[]; spawned?: (pid: number) => void } = {},
 ): Promise<CommandRun> {
   return new Promise((resolve) => {
     const bin = opts.bin ?? JOURNAL_BIN;
-    const c = spawn(process.execPath, [...(opts.node ?? []), bin, ...args], {
+    const c = spawn(opts.execPath ?? process.execPath, [...(opts.node ?? []), bin, ...args], {
       env: { ...process.env, NO_COLOR: '1', ...opts.env },
       ...(opts.uid !== undefined ? { uid: opts.uid, gid: opts.uid, cwd: path.dirname(bin) } : {}),
     });
@@ -232,6 +232,8 @@ export function runJournal(
     c.stdout.on('data', (d) => (stdout += d));
     c.stderr.on('data', (d) => (stderr += d));
     c.stdin.end(opts.input ?? '');
+    // A command that could not start (EACCES on node itself) says so instead of hanging the test.
+    c.on('error', (err) => resolve({ code: null, stdout, stderr: `${stderr}cannot run: ${err.message}` }));
     c.on('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
