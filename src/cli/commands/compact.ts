@@ -6,7 +6,7 @@ import { parseTime } from '../time.js';
 
 export const compactCommand: Command = {
   name: 'compact',
-  summary: 'rewrite a journal smaller: latest record per key, retention by seq (crash-safe, live)',
+  summary: 'rewrite a journal smaller: latest record per key, retention by seq, age or size (crash-safe, live)',
   help: `Usage: journal compact <file> [--key <path>] [--before-seq N] [--before-time T] [--max-bytes N]
                       [--ignore-consumers] [--json]
 
