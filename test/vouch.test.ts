@@ -121,6 +121,31 @@ describe('a cleanly closed journal', () => {
   });
 });
 
+describe('seals in the middle of a journal', () => {
+  it('every compaction policy reads through them, and the result is sealed and clean', async () => {
+    const policies = [
+      { key: (r: { data: unknown }) => String((r.data as { k: number }).k) },
+      { beforeSeq: 3 },
+      { beforeTs: 0 },
+      { maxBytes: 100_000 },
+      { keep: () => true },
+    ];
+    for (const policy of policies) {
+      const file = tmpJournal();
+      // Each close seals the last batch, so that the next session's batches follow a seal.
+      for (let s = 0; s < 3; s++) {
+        const j = await Journal.open(file);
+        await j.appendMany([{ k: 1, s }, { k: 2, s }]);
+        await j.close();
+      }
+      expect(fs.readFileSync(file, 'utf8').match(/\{"seal":/g)).toHaveLength(3);
+      const r = await compact(file, policy);
+      expect(r.version, JSON.stringify(Object.keys(policy))).toBe(2);
+      expect(await verify(file)).toMatchObject({ ok: true, corrupt: [], tornTail: null });
+    }
+  });
+});
+
 describe('what is cut is kept', () => {
   it('open saves a torn tail before it cuts it, and says where in journal.recovered', async () => {
     const { file, bytes } = await closedJournal();

@@ -228,6 +228,8 @@ class Compaction {
   async run(t0: number): Promise<CompactResult> {
     const { fd, header, headerEnd } = await openJournalFile(this.#file, 'r');
     this.#headerEnd = headerEnd;
+    // Before any scan: the key index reads the same lines as the copy.
+    this.#seals = isVersion2(header);
     const oldLock = new FileLock(fd, this.#file);
     let renamed = false;
     let cut: RecoveredTail | null = null;
@@ -272,7 +274,6 @@ class Compaction {
         // Followers and consumers positioned below this learn that retention removed their records.
         minSeq: Math.max(header.minSeq, Math.min(this.#retainFrom, this.#floor)),
       };
-      this.#seals = isVersion2(header);
       const out = this.#out = await CompactionOutput.create(this.#file, newHeader);
       killPoint('compact-temp-created');
       let { end, lastSeq } = await this.#copy(fd, headerEnd, snap.end, 0, 'copy', false);

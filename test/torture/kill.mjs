@@ -29,11 +29,16 @@ const KILL_POINTS = {
   consumer: [],
 };
 
+/** How long an armed process is spared the harness's random kills. */
+const ARMED_GRACE_MS = 2000;
+
 /** A child process of the suite, collecting the records it reports as acknowledged. */
 class Proc {
   constructor(kind, args, env, acks, cuts = []) {
     this.kind = kind;
     this.killedByUs = false;
+    this.armed = Boolean(env.JSONL_JOURNAL_KILL_POINT);
+    this.born = Date.now();
     this.proc = spawn(process.execPath, [path.join(PROCS, `${kind}.mjs`), ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, JSONL_JOURNAL_KILL_POINT: '', ...env },
@@ -98,7 +103,9 @@ export async function run({ seed, kills = 100, seconds = Infinity, writers = 3, 
   let incarnation = 0;
   const start = (kind, slot) => {
     const points = KILL_POINTS[kind];
-    const env = points.length > 0 && rnd.chance(0.5) ? { JSONL_JOURNAL_KILL_POINT: `${rnd.pick(points)}:${1 + rnd.int(kind === 'writer' ? 40 : 3)}` } : {};
+    // The first writer always dies with half a batch written, so every run has a torn tail to cut.
+    const point = incarnation === 0 ? 'mid-write' : points.length > 0 && rnd.chance(0.5) ? rnd.pick(points) : null;
+    const env = point === null ? {} : { JSONL_JOURNAL_KILL_POINT: `${point}:${1 + rnd.int(kind === 'writer' ? 40 : 3)}` };
     // The last writer appends without fsyncs, keeping the writers' lock from batch to batch.
     if (kind === 'writer' && slot === writers - 1 && writers > 1) env.TORTURE_DURABILITY = 'unsafe-nosync';
     const name = `${kind[0]}${slot}i${incarnation++}`;
@@ -125,6 +132,9 @@ export async function run({ seed, kills = 100, seconds = Infinity, writers = 3, 
         p.proc = start(p.kind, p.slot);
       }
       const victim = rnd.chance(0.7) ? procs[rnd.int(writers)] : procs[writers + rnd.int(2)];
+      // An armed process is given time to reach its kill point: a harness kill first would leave
+      // the named moments (half a batch written, say) to chance, and on a slow machine unvisited.
+      if (victim.proc.armed && Date.now() - victim.proc.born < ARMED_GRACE_MS) continue;
       await victim.proc.ready;
       const { signal, code } = await victim.proc.kill();
       if (signal === 'SIGKILL') stats.states++;
