@@ -1,6 +1,7 @@
 // Reading by time and the last records of a 1 GB journal with the whole `journal cat` command,
 // against reading all of it: cat --last 10, cat --since T --limit 10, and a full cat to /dev/null;
-// the same through the library in this process; and cat --last 10 of a journal 100 times smaller.
+// the same through the library in this process; cat --last 10 of a journal 100 times smaller; and
+// the start of the command and of a bare Node process, the floor under every command.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -11,10 +12,10 @@ const BIN = path.join(ROOT, 'dist/cli/main.js');
 const TARGET_BYTES = 1024 * 1024 * 1024;
 
 /** Runs the command with its output thrown away; resolves with the wall time in ms. */
-function timed(args) {
+function timed(args, bin = BIN) {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const c = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
+    const c = spawn(process.execPath, [...(bin === null ? [] : [bin]), ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
     c.on('exit', (code) => (code === 0 ? resolve(performance.now() - t0) : reject(new Error(`${args.join(' ')}: exit ${code}`))));
   });
 }
@@ -48,8 +49,9 @@ export async function run(args) {
   await build(small, TARGET_BYTES / 100);
   const mb = fs.statSync(file).size / 1e6;
   const middle = t0 + Math.floor(n / 2);
-  const rows = { full: [], last: [], since: [], start: [], small: [], apiFull: [], apiLast: [], apiSince: [] };
+  const rows = { full: [], last: [], since: [], start: [], node: [], small: [], apiFull: [], apiLast: [], apiSince: [] };
   for (let r = 0; r < args.rounds; r++) {
+    rows.node.push(await timed(['-e', '0'], null));
     rows.start.push(await timed(['--version']));
     rows.last.push(await timed(['cat', file, '--last', '10']));
     rows.small.push(await timed(['cat', small, '--last', '10']));
@@ -69,6 +71,7 @@ export async function run(args) {
     ['journal cat --last 10 of a journal of 1/100 the size', fmtMs(median(rows.small)), ratio(rows.small), ''],
     ['journal cat --since T --limit 10 (T in the middle)', fmtMs(median(rows.since)), ratio(rows.since), ''],
     ['journal --version (process start, the floor of every command)', fmtMs(median(rows.start)), ratio(rows.start), ''],
+    ['node -e 0 (a bare Node process)', fmtMs(median(rows.node)), ratio(rows.node), ''],
     ['readJournal, every record (data as text), in-process', fmtMs(median(rows.apiFull)), '100%', ''],
     ['readJournal { last: 10 }, in-process', fmtMs(median(rows.apiLast)), ratio(rows.apiLast, rows.apiFull), '< 1%'],
     ['readJournal { fromTs, untilTs } of 10 records, in-process', fmtMs(median(rows.apiSince)), ratio(rows.apiSince, rows.apiFull), ''],

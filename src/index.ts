@@ -1,14 +1,8 @@
 export {
   Journal, type AppendManyOptions, type AppendOptions, type AppendReceipt, type Durability, type JournalOptions, type KeptRecord, type RecoveredTail,
 } from './write/journal.js';
-export { readJournal, JournalReader, type DataMode, type JournalRecord, type ReadOptions } from './read/reader.js';
-export { rawJson, RawJson } from './format/json.js';
-export { follow, Follower, type FollowOptions } from './read/follow.js';
-export { verify, type VerifyOptions, type VerifyReport } from './read/verify.js';
-export { journalInfo, type JournalInfo } from './read/info.js';
-export { JournalError, ErrorCode, isJournalError } from './errors.js';
-export type { Header } from './format/header.js';
-export type { Damage, TornTail } from './scan/batches.js';
+// Everything a reader needs; also published alone, as jsonl-journal/read.
+export * from './read/index.js';
 export { compact, isTombstone, type CompactConsumerReport, type CompactOptions, type CompactProgress, type CompactResult } from './compact/compact.js';
 export { repair, type RepairResult } from './compact/repair.js';
 export { truncate, type TruncateResult } from './compact/truncate.js';

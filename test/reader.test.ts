@@ -1,7 +1,11 @@
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import * as main from '../src/index.js';
 import { Journal, readJournal } from '../src/index.js';
-import { Child, hookIo, readAll, tmpJournal } from './helpers.js';
+import * as readEntry from '../src/read/index.js';
+import { Child, hookIo, JOURNAL_BIN, readAll, tmpDir, tmpJournal } from './helpers.js';
 
 describe('reader', () => {
   it('fromSeq seeks by bisection: a few small reads, not a scan from the top', async () => {
@@ -94,4 +98,37 @@ describe('reader', () => {
     // memory, and on a large machine carry up to ~100 MB more of garbage between collections.
     expect(Number(rss)).toBeLessThan((process.versions.node.startsWith('20.') ? 100 : 256) * 1024 * 1024);
   }, 180_000);
+});
+
+describe('jsonl-journal/read, the read-only entry', () => {
+  it('exports the main entry\'s own functions and classes', () => {
+    expect(Object.keys(readEntry).length).toBeGreaterThan(8);
+    for (const [name, value] of Object.entries(readEntry)) expect(main[name as keyof typeof main], name).toBe(value);
+    expect(new readEntry.JournalError(main.ErrorCode.CLOSED, 'x')).toBeInstanceOf(main.JournalError);
+  });
+
+  it('reads without loading the writer, compaction or consumers, and so does journal cat', async () => {
+    const file = tmpJournal();
+    const j = await Journal.open(file);
+    await j.appendMany([1, 2, 3]);
+    await j.close();
+    // A resolve hook in the child names every module file it loads.
+    const hooks = path.join(tmpDir(), 'hooks.mjs');
+    fs.writeFileSync(hooks, `export async function resolve(s, c, next) { const r = await next(s, c); if (r.url.startsWith('file:')) process.stderr.write('LOADED ' + r.url + '\\n'); return r; }`);
+    const register = `data:text/javascript,import { register } from 'node:module'; register(${JSON.stringify(`file://${hooks}`)});`;
+    const loaded = (args: string[]) => {
+      const r = spawnSync(process.execPath, ['--import', register, ...args], { cwd: path.dirname(JOURNAL_BIN), encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+      const files = new Set(r.stderr.split('\n').filter((l) => l.startsWith('LOADED ')).map((l) => l.slice('LOADED '.length)));
+      return { stdout: r.stdout, files: [...files] };
+    };
+    const lib = loaded(['--input-type=module', '-e', `const { readJournal } = await import('jsonl-journal/read'); for await (const r of readJournal(${JSON.stringify(file)})) console.log(r.seq);`]);
+    const cat = loaded([JOURNAL_BIN, 'cat', '--last', '2', '--data', file]);
+    expect(lib.stdout).toBe('1\n2\n3\n');
+    expect(cat.stdout).toBe('2\n3\n');
+    for (const { files } of [lib, cat]) {
+      expect(files.some((f) => f.endsWith('/read/reader.js'))).toBe(true);
+      expect(files.filter((f) => /\/(write|compact|consume|positions|nats)\//.test(f))).toEqual([]);
+    }
+  });
 });

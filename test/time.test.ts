@@ -154,20 +154,22 @@ async function keptFrom(file: string, children: Child[]): Promise<{ minSeq: numb
 
 describe('retention by age and by size', () => {
   it.each([
-    ['by age', (startedAt: number) => ({ beforeTs: startedAt + 400 })],
+    ['by age', (cutoff: number) => ({ beforeTs: cutoff })],
     ['by size', () => ({ maxBytes: 60_000 })],
   ] as const)('%s, with two processes appending and the compacting process SIGKILLed: nothing the policy keeps is lost', async (_name, policy) => {
     const file = tmpJournal();
     await (await Journal.open(file)).close();
-    const startedAt = Date.now();
     const writers = [new Child('writer.mjs', [file, 'a', '4', '400', JSON.stringify({ pauseMs: 1 })]), new Child('writer.mjs', [file, 'b', '4', '400', JSON.stringify({ pauseMs: 1 })])];
-    await sleep(700);
+    // Records of both writers on both sides of the line, however slowly the machine starts them.
+    await Promise.all(writers.map((w) => w.waitFor(() => w.lines.length >= 200)));
+    const cutoff = Date.now();
+    await Promise.all(writers.map((w) => w.waitFor(() => w.lines.length >= 300)));
     // A compaction killed half way through its copy: the journal stays whole.
     const killed = spawn(process.execPath, ['--input-type=module', '-e', `
       const { compact } = await import(${JSON.stringify(path.join(ROOT, 'dist/index.js'))});
-      await compact(${JSON.stringify(file)}, ${JSON.stringify(policy(startedAt))});`], { env: { ...process.env, JSONL_JOURNAL_KILL_POINT: 'compact-copying:2' } });
+      await compact(${JSON.stringify(file)}, ${JSON.stringify(policy(cutoff))});`], { env: { ...process.env, JSONL_JOURNAL_KILL_POINT: 'compact-copying:2' } });
     expect((await new Promise<{ signal: string | null }>((r) => killed.on('exit', (_c, signal) => r({ signal })))).signal).toBe('SIGKILL');
-    const p = policy(startedAt);
+    const p = policy(cutoff);
     const r = await compact(file, { ...p, wait: true });
     await Promise.all(writers.map((w) => w.exited));
     const { minSeq, kept } = await keptFrom(file, writers);

@@ -1,13 +1,11 @@
 /** What every `journal` subcommand provides, and how failures become messages and exit codes. */
 import { readFileSync } from 'node:fs';
 import { inspect, type ParseArgsConfig } from 'node:util';
-import { ErrorCode, isJournalError, JournalError } from 'jsonl-journal';
+import { ErrorCode, isJournalError, JournalError } from 'jsonl-journal/read';
 import { Exit, red, UsageError } from './term.js';
 
 export interface Command {
   name: string;
-  /** One line for `journal --help`. */
-  summary: string;
   /** The whole help text of the command. */
   help: string;
   options: NonNullable<ParseArgsConfig['options']>;

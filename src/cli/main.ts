@@ -3,25 +3,36 @@
  * The `journal` command: parses arguments with node:util parseArgs and runs a subcommand; every
  * failure is one line on stderr and a documented exit code, except a bug, which prints its stack.
  */
+import module from 'node:module';
 import { parseArgs } from 'node:util';
-import { appendCommand } from './commands/append.js';
-import { catCommand } from './commands/cat.js';
-import { compactCommand } from './commands/compact.js';
-import { consumersCommand } from './commands/consumers.js';
-import { exportCommand } from './commands/export.js';
-import { importCommand } from './commands/import.js';
-import { repairCommand } from './commands/repair.js';
-import { restoreCommand } from './commands/restore.js';
-import { shipCommand } from './commands/ship.js';
-import { statsCommand } from './commands/stats.js';
-import { truncateCommand } from './commands/truncate.js';
-import { verifyCommand } from './commands/verify.js';
-import { report, version, type Command } from './command.js';
+import type { Command } from './command.js';
 import { Exit, red, UsageError } from './term.js';
 
-const commands: Command[] = [
-  verifyCommand, repairCommand, catCommand, appendCommand, importCommand, exportCommand,
-  compactCommand, truncateCommand, consumersCommand, statsCommand, shipCommand, restoreCommand,
+// Node 22.1 and later keep the compiled code of the modules loaded below from one run to the next,
+// as tsc does: start-up is most of a short command's time (docs/benchmarks.md). Node 20 has no such cache.
+(module as { enableCompileCache?: () => unknown }).enableCompileCache?.();
+
+interface Entry {
+  name: string;
+  /** One line for `journal --help`. */
+  summary: string;
+  /** Only the command that runs is loaded: its modules, and the part of the library it uses. */
+  load(): Promise<Command>;
+}
+
+const commands: Entry[] = [
+  { name: 'verify', summary: 'check every line of a journal; exit 0 clean, 1 torn tail, 2 damage, 3 could not check', load: async () => (await import('./commands/verify.js')).verifyCommand },
+  { name: 'repair', summary: 'rewrite a damaged journal without its damaged lines (keeps a .broken copy)', load: async () => (await import('./commands/repair.js')).repairCommand },
+  { name: 'cat', summary: 'print records as JSON lines (pipe to jq); by seq, by time, the last N; --follow keeps printing new ones', load: async () => (await import('./commands/cat.js')).catCommand },
+  { name: 'append', summary: 'append one record per line of JSON read from stdin (creates the journal)', load: async () => (await import('./commands/append.js')).appendCommand },
+  { name: 'import', summary: 'append every line of a JSON Lines file (a pino log, an export) as a record', load: async () => (await import('./commands/import.js')).importCommand },
+  { name: 'export', summary: 'write the records\' data as plain JSON Lines, one value per line (what import reads)', load: async () => (await import('./commands/export.js')).exportCommand },
+  { name: 'compact', summary: 'rewrite a journal smaller: latest record per key, retention by seq, age or size (crash-safe, live)', load: async () => (await import('./commands/compact.js')).compactCommand },
+  { name: 'truncate', summary: 'drop every record after a seq or a time, keeping a copy of what it drops (undo a bad deploy)', load: async () => (await import('./commands/truncate.js')).truncateCommand },
+  { name: 'consumers', summary: 'list the named consumers of a journal (position, lag, activity, live); reset or delete one', load: async () => (await import('./commands/consumers.js')).consumersCommand },
+  { name: 'stats', summary: 'show a journal\'s header, record count, seq range, size and last append time', load: async () => (await import('./commands/stats.js')).statsCommand },
+  { name: 'ship', summary: 'publish every record to a NATS JetStream stream and keep following (needs the NATS client)', load: async () => (await import('./commands/ship.js')).shipCommand },
+  { name: 'restore', summary: 'rebuild a journal from the JetStream stream journal ship filled (needs the NATS client)', load: async () => (await import('./commands/restore.js')).restoreCommand },
 ];
 
 function usage(): string {
@@ -43,12 +54,14 @@ async function main(argv: string[]): Promise<number> {
     return name === undefined ? Exit.USAGE : Exit.OK;
   }
   if (name === '--version' || name === '-v') {
-    process.stdout.write(`${version()}\n`);
+    process.stdout.write(`${(await import('./command.js')).version()}\n`);
     return Exit.OK;
   }
-  const cmd = commands.find((c) => c.name === name);
+  const entry = commands.find((c) => c.name === name);
+  let cmd: Command | undefined;
   try {
-    if (cmd === undefined) throw new UsageError(`unknown command ${JSON.stringify(name)}`);
+    if (entry === undefined) throw new UsageError(`unknown command ${JSON.stringify(name)}`);
+    cmd = await entry.load();
     const { values, positionals } = parseArgs({ args: withNegativeValues(rest, cmd), options: { ...cmd.options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
     if (values.help === true) {
       process.stdout.write(`${cmd.help}\n`);
@@ -61,7 +74,7 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(`${red(process.stderr, 'journal:')} ${(err as Error).message}\n${cmd === undefined ? usage() : `${cmd.help.split('\n')[0]}\nRun journal ${cmd.name} --help for more.\n`}`);
       return Exit.USAGE;
     }
-    return report(err);
+    return (await import('./command.js')).report(err);
   }
 }
 

@@ -11,7 +11,6 @@ const GROUP_BYTES = 16 * 1024 * 1024;
 
 export const appendCommand: Command = {
   name: 'append',
-  summary: 'append one record per line of JSON read from stdin (creates the journal)',
   help: `Usage: journal append <file> [--atomic]
 
 Reads stdin, one JSON value per line (blank lines are skipped), and appends each as a record,

@@ -1,5 +1,5 @@
 /** journal cat <file> [--from-seq N] [--since T] [--until T] [--last N] [--limit N] [--follow] [--data]: records as JSON lines. */
-import { follow, readJournal, type FollowOptions, type ReadOptions } from 'jsonl-journal';
+import { follow, readJournal, type FollowOptions, type ReadOptions } from 'jsonl-journal/read';
 import { interruption, intOption, onePath, report, type Command } from '../command.js';
 import { PipeReaderWatch } from '../pipe-reader.js';
 import { Exit, Out, UsageError } from '../term.js';
@@ -7,7 +7,6 @@ import { parseTime } from '../time.js';
 
 export const catCommand: Command = {
   name: 'cat',
-  summary: 'print records as JSON lines (pipe to jq); by seq, by time, the last N; --follow keeps printing new ones',
   help: `Usage: journal cat <file> [--from-seq N] [--since T] [--until T] [-n|--last N] [--limit N]
                    [-f|--follow] [--data]
 

@@ -6,7 +6,6 @@ import { parseTime } from '../time.js';
 
 export const compactCommand: Command = {
   name: 'compact',
-  summary: 'rewrite a journal smaller: latest record per key, retention by seq, age or size (crash-safe, live)',
   help: `Usage: journal compact <file> [--key <path>] [--before-seq N] [--before-time T] [--max-bytes N]
                       [--ignore-consumers] [--json]
 

@@ -6,7 +6,6 @@ import { parseTime } from '../time.js';
 
 export const consumersCommand: Command = {
   name: 'consumers',
-  summary: 'list the named consumers of a journal (position, lag, activity, live); reset or delete one',
   help: `Usage: journal consumers <file> [--json]
        journal consumers <file> --reset NAME --to earliest|latest|SEQ|TIME [--force] [--json]
        journal consumers <file> --delete NAME [--force] [--json]

@@ -1,11 +1,10 @@
 /** journal export <file> [--from-seq N]: the records' data as plain JSON Lines, for other tools. */
-import { readJournal } from 'jsonl-journal';
+import { readJournal } from 'jsonl-journal/read';
 import { intOption, onePath, report, type Command } from '../command.js';
 import { Exit, Out } from '../term.js';
 
 export const exportCommand: Command = {
   name: 'export',
-  summary: 'write the records\' data as plain JSON Lines, one value per line (what import reads)',
   help: `Usage: journal export <file> [--from-seq N]
 
 Writes each committed record's data to stdout as one line of JSON, in seq order, exactly as stored

@@ -33,7 +33,6 @@ interface Group {
 
 export const importCommand: Command = {
   name: 'import',
-  summary: 'append every line of a JSON Lines file (a pino log, an export) as a record',
   help: `Usage: journal import <jsonl> <file> [--time-field NAME]
 
 Appends each line of the JSON Lines file <jsonl> ("-" for stdin) as a record of the journal <file>,

@@ -5,7 +5,6 @@ import { bytes, count, Exit, Progress, yellow } from '../term.js';
 
 export const repairCommand: Command = {
   name: 'repair',
-  summary: 'rewrite a damaged journal without its damaged lines (keeps a .broken copy)',
   help: `Usage: journal repair <file> [--json]
 
 The explicit fix for damage before durable data, never run implicitly. Copies the journal to

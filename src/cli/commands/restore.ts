@@ -5,7 +5,6 @@ import { count, Exit, Progress, yellow } from '../term.js';
 
 export const restoreCommand: Command = {
   name: 'restore',
-  summary: 'rebuild a journal from the JetStream stream journal ship filled (needs the NATS client)',
   help: `Usage: journal restore <file> --server URL --stream NAME [--fail-fast] [--json]
 
 Rebuilds the journal from the stream, keeping every record's seq and timestamp and the journal's

@@ -6,7 +6,6 @@ import { parseTime } from '../time.js';
 
 export const shipCommand: Command = {
   name: 'ship',
-  summary: 'publish every record to a NATS JetStream stream and keep following (needs the NATS client)',
   help: `Usage: journal ship <file> --server URL --stream NAME [--subject S] [--consumer NAME]
                      [--since T] [--max-in-flight N] [--ack-timeout MS] [--fail-fast]
 

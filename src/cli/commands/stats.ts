@@ -1,11 +1,10 @@
 /** journal stats <file> [--json]: header, records, seq range, size, last append time. */
-import { readJournal, verify } from 'jsonl-journal';
+import { readJournal, verify } from 'jsonl-journal/read';
 import { onePath, report, type Command } from '../command.js';
 import { bytes, count, Exit, Progress } from '../term.js';
 
 export const statsCommand: Command = {
   name: 'stats',
-  summary: 'show a journal\'s header, record count, seq range, size and last append time',
   help: `Usage: journal stats <file> [--json]
 
 Shows the header (id, format version, creation time, generation, maxSeq, minSeq), the number of

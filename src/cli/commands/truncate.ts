@@ -6,7 +6,6 @@ import { parseTime } from '../time.js';
 
 export const truncateCommand: Command = {
   name: 'truncate',
-  summary: 'drop every record after a seq or a time, keeping a copy of what it drops (undo a bad deploy)',
   help: `Usage: journal truncate <file> --to-seq N | --to-time T [--json]
 
 Drops every record after seq N, or after the last record appended at or before T (an ISO 8601

@@ -5,7 +5,6 @@ import { bold, bytes, count, Exit, green, Progress, red, yellow } from '../term.
 
 export const verifyCommand: Command = {
   name: 'verify',
-  summary: 'check every line of a journal; exit 0 clean, 1 torn tail, 2 damage, 3 could not check',
   help: `Usage: journal verify <file> [--json] [--fix] [--deep]
 
 Reads the whole journal, checks every line's CRC-32, frame and envelope and every batch, and
