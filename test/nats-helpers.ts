@@ -2,6 +2,7 @@
  * For the shipping tests: a real nats-server (or a cluster) on free loopback ports, started by the
  * tests, and small tools to create streams and read back what a stream holds.
  */
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,6 +12,20 @@ import { jetstream, jetstreamManager, type JetStreamManager, type StreamConfig }
 import { freePort, startCluster, startServer, waitForJetStream } from '../tools/nats-server.mjs';
 
 export { freePort, startCluster, startServer, waitForJetStream };
+
+/**
+ * True when the NATS suites cannot run here: they start their own nats-server, which must be on
+ * the PATH. npm test then skips them with a one-line note. Under CI=true a missing server is an
+ * error instead: CI must prove the bridge works.
+ */
+export function natsMissing(suite: string): boolean {
+  const probe = spawnSync('nats-server', ['--version'], { stdio: 'ignore' });
+  if (probe.error === undefined && probe.status === 0) return false;
+  const why = 'nats-server is not on the PATH (install it from your OS\'s packages: apt-get install nats-server)';
+  if (process.env.CI === 'true') throw new Error(`${suite}: ${why}. Under CI=true the NATS suites must run.`);
+  console.warn(`${suite} skipped: ${why}`);
+  return true;
+}
 
 export interface NatsNode {
   url: string;
