@@ -2,14 +2,19 @@
  * CRC-32 (IEEE 802.3, zlib's polynomial) of a range of bytes, by whichever implementation is faster
  * for its size, and the shift arithmetic that checks a run of lines with one CRC (docs/design.md).
  */
+import { createRequire } from 'node:module';
 import * as zlib from 'node:zlib';
-import CRC32 from 'crc-32';
 
 type WholeCrc = (bytes: Uint8Array) => number;
 const zlibCrc32 = (zlib as { crc32?: WholeCrc }).crc32;
 
-/** The crc-32 package's CRC of a whole buffer, unsigned as zlib's is. */
-export const crc32Portable: WholeCrc = (bytes) => CRC32.buf(bytes) >>> 0;
+let crcPackage: typeof import('crc-32') | null = null;
+/**
+ * The crc-32 package's CRC of a whole buffer, unsigned as zlib's is. Loaded at first use: a Node
+ * with zlib.crc32 (20.15 and later) needs it only as a second opinion, and a short command should
+ * not pay for parsing it.
+ */
+export const crc32Portable: WholeCrc = (bytes) => (crcPackage ??= createRequire(import.meta.url)('crc-32') as typeof import('crc-32')).buf(bytes) >>> 0;
 
 /** The CRC for long inputs: native where this Node has it. */
 const wholeCrc: WholeCrc = zlibCrc32 ?? crc32Portable;

@@ -1,5 +1,4 @@
 /** The header, the first line of every journal (docs/format.md §2). */
-import { randomUUID } from 'node:crypto';
 import { ErrorCode, JournalError } from '../errors.js';
 import { frameError, frameJson, hasFramePrefix, jsonText } from './frame.js';
 import { FRAME_PREFIX, isCount, isSeq } from './limits.js';
@@ -29,7 +28,7 @@ export function newHeader(fields: Partial<Pick<Header, 'version' | 'id' | 'creat
   return {
     format: FORMAT_NAME,
     version: fields.version ?? FORMAT_VERSION,
-    id: fields.id ?? randomUUID(),
+    id: fields.id ?? crypto.randomUUID(),
     created: fields.created ?? Date.now(),
     generation: fields.generation ?? 0,
     maxSeq: fields.maxSeq ?? 0,

@@ -2,7 +2,6 @@
  * JSON kept exactly as written: rawJson() text stored verbatim and BigInt stored as integers, and
  * integers read back as BigInt, where a double would round them.
  */
-import { randomBytes } from 'node:crypto';
 import { ErrorCode, JournalError } from '../errors.js';
 
 /** JSON text to be stored as it is, numbers digit for digit: see rawJson(). */
@@ -22,7 +21,7 @@ export class RawJson {
   toJSON(): unknown {
     if (pieces === null) return JSON.parse(this.text);
     pieces.push(this.text);
-    return `${TOKEN}${pieces.length - 1}`;
+    return `${placeholders().text}${pieces.length - 1}`;
   }
 }
 
@@ -46,8 +45,16 @@ export function rawJson(text: string): RawJson {
   return new RawJson(minify(text));
 }
 
-/** Placeholders look like this plus an index; the random part keeps them from matching any string a caller stores. */
-const TOKEN = `jsonl-journal raw ${randomBytes(9).toString('base64')} `;
+/**
+ * Placeholders look like `text` plus an index; the random part keeps them from matching any string
+ * a caller stores. Made at first use, so that loading the module draws no random bytes.
+ */
+let token: { text: string; quoted: RegExp } | null = null;
+function placeholders(): { text: string; quoted: RegExp } {
+  if (token !== null) return token;
+  const text = `jsonl-journal raw ${Buffer.from(crypto.getRandomValues(new Uint8Array(9))).toString('base64')} `;
+  return (token = { text, quoted: new RegExp(`"${text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}(\\d+)"`, 'g') });
+}
 /** The texts of the encoding under way, by placeholder index; null when none is. */
 let pieces: string[] | null = null;
 
@@ -69,19 +76,17 @@ export function stringifyExact(value: unknown): string | undefined {
       json = JSON.stringify(value, (_k, v: unknown) => {
         if (typeof v !== 'bigint') return v;
         pieces!.push(v.toString());
-        return `${TOKEN}${pieces!.length - 1}`;
+        return `${placeholders().text}${pieces!.length - 1}`;
       });
     }
     if (json === undefined || pieces.length === 0) return json;
     const texts = pieces;
     // A placeholder is a JSON string, so in the output it stands quoted; the text takes its place.
-    return json.replace(QUOTED_TOKEN, (_m, i: string) => texts[Number(i)]!);
+    return json.replace(placeholders().quoted, (_m, i: string) => texts[Number(i)]!);
   } finally {
     pieces = outer;
   }
 }
-
-const QUOTED_TOKEN = new RegExp(`"${TOKEN.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}(\\d+)"`, 'g');
 
 /** The first number in `v` that is not finite (what JSON.parse makes of 1e400), as a path; or null. */
 function findInfinite(v: unknown, at = 'value'): string | null {
