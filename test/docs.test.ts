@@ -1,6 +1,8 @@
 // The docs promise things "tested by" named tests, and list every error code. These checks keep the
 // promises pointing at tests that exist, and the table complete, as both change.
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../src/index.js';
@@ -46,4 +48,32 @@ describe('docs', () => {
     const undocumented = Object.keys(ErrorCode).filter((c) => !doc.includes(`| \`${c}\` |`));
     expect(undocumented).toEqual([]);
   });
+
+  it('the README\'s example runs verbatim in a project that installed the package, and so do its shell lines', () => {
+    const readme = read('README.md');
+    const section = readme.slice(readme.indexOf('## Example'));
+    const code = /```js\n([\s\S]*?)```/.exec(section)![1]!;
+    const shell = /```sh\n([\s\S]*?)```/.exec(section)![1]!.split('\n').filter((l) => l.trim() !== '');
+    // A project with the package installed: node_modules/jsonl-journal and its bin.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jj-readme-'));
+    try {
+      fs.mkdirSync(path.join(dir, 'node_modules/.bin'), { recursive: true });
+      fs.symlinkSync(root, path.join(dir, 'node_modules/jsonl-journal'));
+      fs.symlinkSync(path.join(root, 'dist/cli/main.js'), path.join(dir, 'node_modules/.bin/journal'));
+      fs.writeFileSync(path.join(dir, 'package.json'), '{"name":"app","private":true,"type":"module"}\n');
+      fs.writeFileSync(path.join(dir, 'example.mjs'), code);
+      const run = spawnSync(process.execPath, ['example.mjs'], { cwd: dir, encoding: 'utf8' });
+      expect(run.status, run.stderr).toBe(0);
+      const lines = run.stdout.split('\n');
+      expect(lines.slice(0, 3).map((l) => l.split(' ')[0])).toEqual(['1', '2', '3']);
+      expect(run.stdout).toMatch(/ok: true/);
+      const bin = path.dirname(process.execPath);
+      for (const line of shell) {
+        const r = spawnSync('sh', ['-c', line], { cwd: dir, encoding: 'utf8', env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
+        expect(r.status, `${line}\n${r.stderr}`).toBe(0);
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
