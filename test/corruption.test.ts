@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ErrorCode, Journal, verify } from '../src/index.js';
+import { ErrorCode, Journal, readJournal, verify } from '../src/index.js';
 import { bytesOf, flipByte, hookIo, readAll, tmpJournal, unseal } from './helpers.js';
 
 /** Bytes of the seal a close leaves at the end of these small journals (offsets of 3 digits). */
@@ -128,6 +128,34 @@ describe('damage before durable data', () => {
     expect(size).toBeGreaterThan(1_000_000);
     // The header, the backward search for the last commit line, and the last batch.
     expect(bytesRead).toBeLessThan(size / 5);
+  });
+
+  it('a line whose checksum is right but whose data is not JSON (a faulty writer) is corruption: readers throw at it or skip it, verify --deep reports it', async () => {
+    const file = tmpJournal();
+    const j = await Journal.open(file);
+    const offsets = (await j.appendMany([{ n: 1 }, { n: 2 }, { n: 3 }])).map((r) => r.offset);
+    await j.appendMany([{ n: 4 }, { n: 5 }]);
+    await j.close();
+    // {"n":2} becomes {"n";2}, and the line gets the checksum of what it now says.
+    const buf = bytesOf(file);
+    const at = buf.indexOf('{"n":2}', offsets[1]!) + 4;
+    buf[at] = 0x3b;
+    const { writeCrc } = await import('../src/format/frame.js');
+    writeCrc(buf, offsets[1]!, buf.indexOf(0x0a, offsets[1]!));
+    fs.writeFileSync(file, buf);
+    const seen: number[] = [];
+    const err = await (async () => {
+      for await (const r of readJournal(file)) seen.push(r.seq);
+    })().catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: ErrorCode.CORRUPT, offset: offsets[1] });
+    expect(seen).toContain(1);
+    expect(seen).not.toContain(2);
+    const damage: number[] = [];
+    const skipped = await readAll(file, { corrupt: 'skip', onCorrupt: (d) => damage.push(d.offset) });
+    expect(skipped.map((r) => r.seq)).toEqual([1, 3, 4, 5]);
+    expect(damage).toEqual([offsets[1]]);
+    // verify trusts a checksum unless asked to parse the data too.
+    expect((await verify(file, { deep: true })).corrupt.map((d) => d.offset)).toEqual([offsets[1]]);
   });
 
   it('a deleted line inside a batch is caught by the commit count', async () => {

@@ -78,7 +78,7 @@ function decodeOwnLayout(
   try {
     const json = text !== undefined
       ? text.slice(i - textBase, dataEnd - textBase)
-      : Buffer.from(bytes.buffer, bytes.byteOffset + i, dataEnd - i).toString('utf8');
+      : utf8(bytes, i, dataEnd);
     data = mode === 'value' ? JSON.parse(json) : mode === 'bigint' ? JSON.parse(json, exactIntegers) : (JSON.parse(json), json);
   } catch {
     return undefined;
@@ -89,6 +89,19 @@ function decodeOwnLayout(
   out.commit = committed ? tailCommit : undefined;
   out.synced = committed ? tailSynced : undefined;
   return envelopeError(out);
+}
+
+/**
+ * The bytes `[start, end)` as a string. A reader that parses records as it hands them out decodes
+ * each one on its own: Buffer's own utf8Slice skips the wrapper Buffer and the encoding dispatch of
+ * toString(), which took a tenth of such a replay. It is not in Node's documentation, but every
+ * Node has it; where it were missing, toString() is the same thing.
+ */
+function utf8(bytes: Uint8Array, start: number, end: number): string {
+  const b = bytes as Uint8Array & { utf8Slice?: (start: number, end: number) => string };
+  // A property check, not instanceof: Buffer's Symbol.hasInstance makes instanceof slow.
+  if (typeof b.utf8Slice === 'function') return b.utf8Slice(start, end);
+  return Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString('utf8');
 }
 
 /**

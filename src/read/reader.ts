@@ -10,6 +10,7 @@ import { io } from '../fs/io.js';
 import type { Damage, TornTail } from '../scan/batches.js';
 import { openJournalFile } from '../scan/open.js';
 import { JournalScan } from '../scan/scan.js';
+import { CommittedLines } from './committed-lines.js';
 import { inRange, msOf, pastRange, positiveInt, startOf, type Range, type TimeOption } from './range.js';
 import { checkDataMode, RecordIterator, type DataMode, type JournalRecord } from './record-iterator.js';
 
@@ -56,6 +57,10 @@ export class JournalReader extends RecordIterator {
   #fd = -1;
   #header: Header | null = null;
   #scan: JournalScan | null = null;
+  /** Unless damage is skipped: the committed lines of the chunk read last, decoded as handed out. */
+  #lines: CommittedLines | null = null;
+  /** A record past the range was met: nothing more is handed out. */
+  #past = false;
   #reported = 0;
   #done = false;
   /** Corruption found while records before it are still to be handed out. */
@@ -96,9 +101,21 @@ export class JournalReader extends RecordIterator {
     return this.#torn;
   }
 
+  override next(): Promise<IteratorResult<JournalRecord>> {
+    if (this.#lines === null || this.#signal?.aborted) return super.next();
+    let value: JournalRecord | undefined;
+    try {
+      value = this.#nextLine();
+    } catch (err) {
+      return this.close().then(() => Promise.reject(err));
+    }
+    return value !== undefined ? Promise.resolve({ value, done: false }) : this.fill();
+  }
+
   protected async fill(): Promise<IteratorResult<JournalRecord>> {
     try {
       if (this.#fd < 0 && !this.#done) await this.#open();
+      if (this.#lines !== null) return await this.#fillLines(this.#lines);
       for (;;) {
         if (this.#error !== null) throw this.#error;
         if (this.#done || this.#signal?.aborted) {
@@ -136,14 +153,71 @@ export class JournalReader extends RecordIterator {
     }
   }
 
+  /** fill() when records are decoded as handed out: reads chunks until one commits a record to hand out. */
+  async #fillLines(lines: CommittedLines): Promise<IteratorResult<JournalRecord>> {
+    const scan = this.#scan!;
+    for (;;) {
+      const value = this.#signal?.aborted ? undefined : this.#nextLine();
+      if (value !== undefined) return { value, done: false };
+      if (this.#error !== null) throw this.#error;
+      if (this.#done || this.#past || this.#signal?.aborted) {
+        await this.close();
+        return this.dropBatch();
+      }
+      lines.nextChunk();
+      let n: number;
+      try {
+        n = await scan.step();
+      } catch (err) {
+        // Records committed before the damage are still handed out first.
+        this.#error = err;
+        n = -1;
+      }
+      if (n === 0) {
+        this.#torn = scan.finish(scan.pos);
+        this.#done = true;
+      }
+    }
+  }
+
+  /** The next record of the chunk read last that is in the range, or undefined. */
+  #nextLine(): JournalRecord | undefined {
+    // Closed (a break, an abort): nothing more, though the chunk read last has records left.
+    if (this.#past || this.#fd < 0) return undefined;
+    const lines = this.#lines!;
+    const range = this.#range;
+    for (let r = lines.next(); r !== undefined; r = lines.next()) {
+      if (!this.#bounded) {
+        if (r.seq >= range.fromSeq) return r;
+      } else if (pastRange(r, range, isVersion2(this.#header!))) {
+        this.#past = true;
+        return undefined;
+      } else if (inRange(r, range)) {
+        return r;
+      }
+    }
+    return undefined;
+  }
+
   async #open(): Promise<void> {
     const { fd, header, headerEnd } = await openJournalFile(this.path, 'r');
     this.#fd = fd;
     this.#header = header;
     const start = await startOf(fd, this.path, header, headerEnd, io.fstatSync(fd).size, this.#range, this.#last, this.#maxLine);
-    this.#scan = new JournalScan(fd, {
+    const common = {
       path: this.path, from: start, firstLine: start === headerEnd ? 2 : null, midBatch: start !== headerEnd,
-      seals: isVersion2(header), onCorrupt: this.#skip ? 'report' : 'throw', decode: 'data', dataMode: this.#data, readAhead: true, maxLineBytes: this.#maxLine,
+      seals: isVersion2(header), readAhead: true, maxLineBytes: this.#maxLine,
+    };
+    if (this.#skip) {
+      this.#scan = new JournalScan(fd, { ...common, onCorrupt: 'report', decode: 'data', dataMode: this.#data });
+      return;
+    }
+    // The scan checks frames and finds commit marks only; records are parsed as they are handed out.
+    const lines = this.#lines = new CommittedLines(this.path, start, this.#data, (a, b) => this.#scan!.view(a, b));
+    this.#scan = new JournalScan(fd, {
+      ...common, onCorrupt: 'throw', decode: 'marks', collect: false,
+      onBatch: (_records, end, _lastLine, count) => lines.commit(end, count),
+      onFed: (fedTo) => lines.fed(fedTo),
     });
   }
 
