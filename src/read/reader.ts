@@ -42,7 +42,7 @@ export interface ReadOptions {
   data?: DataMode;
 }
 
-export class JournalReader extends RecordIterator {
+export class JournalReader<T = unknown> extends RecordIterator<T> {
   readonly path: string;
   readonly #range: Range;
   /** Whether the range has bounds besides fromSeq, so that each record is checked against it. */
@@ -96,7 +96,7 @@ export class JournalReader extends RecordIterator {
     return this.#torn;
   }
 
-  protected async fill(): Promise<IteratorResult<JournalRecord>> {
+  protected async fill(): Promise<IteratorResult<JournalRecord<T>>> {
     try {
       if (this.#fd < 0 && !this.#done) await this.#open();
       for (;;) {
@@ -181,10 +181,16 @@ export class JournalReader extends RecordIterator {
 }
 
 /**
- * Replays the committed records of the journal at `path`, from the top or from `fromSeq`.
+ * Replays the committed records of the journal at `path`, from the top or from `fromSeq`. `T` is
+ * the type of the records' data, as the caller says; nothing checks it.
  *
- *   for await (const rec of readJournal(path)) { rec.seq; rec.ts; rec.data; rec.offset }
+ *   for await (const rec of readJournal<OrderEvent>(path)) { rec.seq; rec.ts; rec.data; rec.offset }
  */
+export function readJournal<T = unknown>(path: string, opts?: ReadOptions & { data?: 'value' | 'bigint' }): JournalReader<T>;
+/** With `data: 'text'`, each record's data is its JSON text, a string. */
+export function readJournal(path: string, opts: ReadOptions & { data: 'text' }): JournalReader<string>;
+/** With a data mode known only at run time, each record's data is a T, or its JSON text with `data: 'text'`. */
+export function readJournal<T = unknown>(path: string, opts?: ReadOptions): JournalReader<T | string>;
 export function readJournal(path: string, opts?: ReadOptions): JournalReader {
   if (typeof path !== 'string' || path === '') throw new TypeError('path must be a non-empty string');
   return new JournalReader(path, opts);
