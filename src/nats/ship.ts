@@ -333,7 +333,7 @@ export class Shipper implements AsyncDisposable {
         this.#space = null;
       }
       if (this.#ac.signal.aborted) break;
-      this.#queue.push({ seq: rec.seq, ts: rec.ts, json: rec.data as string, acked: false, epoch: -1 });
+      this.#queue.push({ seq: rec.seq, ts: rec.ts, json: rec.data, acked: false, epoch: -1 });
       this.#scheduleSend();
     }
   }
