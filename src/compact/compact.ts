@@ -27,16 +27,17 @@ import type { RecoveredTail } from '../write/recovery.js';
 import { takeCompactionLock } from './lock.js';
 import { CompactionOutput } from './output.js';
 
-export interface CompactOptions {
+/** `T`: the type of the journal's records' data, which `keep` and `key` are given. */
+export interface CompactOptions<T = unknown> {
   /** Drop the records for which this returns false. */
-  keep?: (rec: JournalRecord) => boolean;
+  keep?: (rec: JournalRecord<T>) => boolean;
   /**
    * Keep only the latest record of each key, as a Kafka compacted topic does (records for which it
    * returns undefined have no key and are kept). A key's latest record is kept however old it is,
    * unless it is a tombstone (data `{"$tombstone": true, ...}`) older than `beforeSeq`: then the key
    * is gone. Until then the tombstone stays, so that followers still see the delete.
    */
-  key?: (rec: JournalRecord) => string | undefined;
+  key?: (rec: JournalRecord<T>) => string | undefined;
   /**
    * Retention: drop the records with a seq below this, e.g. once every consumer is past it. With
    * `key`, it drops superseded records, unkeyed records and tombstones below it, but never a key's
@@ -129,13 +130,14 @@ const CATCH_UP_ROUNDS = 4;
  * Rewrites the journal at `path` keeping what the policy keeps, and swaps it in crash-safely while
  * writers, readers and followers go on. Only one compaction of a journal runs at a time.
  */
-export async function compact(file: string, opts: CompactOptions = {}): Promise<CompactResult> {
+export async function compact<T = unknown>(file: string, opts: CompactOptions<T> = {}): Promise<CompactResult> {
   if (opts.beforeSeq !== undefined && !(Number.isSafeInteger(opts.beforeSeq) && opts.beforeSeq >= 1)) {
     throw new RangeError('beforeSeq must be a positive integer');
   }
   msOf('beforeTs', opts.beforeTs);
   positiveInt('maxBytes', opts.maxBytes);
-  const { result } = await rewrite(file, opts, {});
+  // keep and key take the records as the caller's T: the caller's word, which nothing checks.
+  const { result } = await rewrite(file, opts as CompactOptions, {});
   return result;
 }
 

@@ -38,7 +38,8 @@ export function fingerprint(rec: JournalRecord, mode: DataMode = 'value'): strin
   return `${rec.ts}:${crc32(Buffer.from(json)).toString(16)}`;
 }
 
-export class Consumer implements AsyncDisposable {
+/** `T` is the type of the records' data, as the caller says; nothing checks it. */
+export class Consumer<T = unknown> implements AsyncDisposable {
   readonly path: string;
   readonly name: string;
   readonly #lock: LiveLock;
@@ -84,7 +85,7 @@ export class Consumer implements AsyncDisposable {
    * was seen. While open it holds its lock: a second open of the name, in this process or another,
    * fails with CONSUMER_BUSY until close().
    */
-  static async open(file: string, name: string, opts: ConsumerOptions = {}): Promise<Consumer> {
+  static async open<T = unknown>(file: string, name: string, opts: ConsumerOptions = {}): Promise<Consumer<T>> {
     if (typeof file !== 'string' || file === '') throw new TypeError('path must be a non-empty string');
     checkConsumerName(name);
     const expire = opts.expireAfterMs;
@@ -103,7 +104,7 @@ export class Consumer implements AsyncDisposable {
       if (expire !== undefined) pos.expireAfterMs = expire;
       pos.group = false;
       writer = await PositionsWriter.acquire(file);
-      const c = new Consumer(file, name, pos, lock, writer);
+      const c = new Consumer<T>(file, name, pos, lock, writer);
       // Registered (or seen) at once: retention must keep what a consumer that has not committed yet still needs.
       await c.#write(pos);
       if (positions.isLegacy(name)) await removeLegacyPosition(file, name);
@@ -142,6 +143,11 @@ export class Consumer implements AsyncDisposable {
    * `fromSeq` starts earlier than the committed position, for a consumer whose output lost what it
    * had processed (it cannot start later: that would skip records without committing them).
    */
+  records(opts?: FollowOptions & { data?: 'value' | 'bigint' }): AsyncIterableIterator<JournalRecord<T>> & AsyncDisposable;
+  /** With `data: 'text'`, each record's data is its JSON text, a string. */
+  records(opts: FollowOptions & { data: 'text' }): AsyncIterableIterator<JournalRecord<string>> & AsyncDisposable;
+  /** With a data mode known only at run time, each record's data is a T, or its JSON text with `data: 'text'`. */
+  records(opts?: FollowOptions): AsyncIterableIterator<JournalRecord<T | string>> & AsyncDisposable;
   records(opts: FollowOptions = {}): AsyncIterableIterator<JournalRecord> & AsyncDisposable {
     let from = opts.fromSeq ?? this.#requested + 1;
     if (!Number.isSafeInteger(from) || from < 1 || from > this.#requested + 1) {

@@ -53,7 +53,8 @@ interface Claim {
   acked: number[];
 }
 
-export class ConsumerGroup implements AsyncDisposable {
+/** `T` is the type of the records' data, as the caller says; nothing checks it. */
+export class ConsumerGroup<T = unknown> implements AsyncDisposable {
   readonly path: string;
   readonly name: string;
   /** This member's id in the work log: the process id and a random part. */
@@ -77,10 +78,10 @@ export class ConsumerGroup implements AsyncDisposable {
   readonly #claims = new Map<number, Claim>();
   readonly #handedOut = new Map<number, number>();
   /** Records of this member's claims not handed out yet (they outlive an iteration that ends early). */
-  #buffer: JournalRecord[] = [];
+  #buffer: JournalRecord<T>[] = [];
   #at = 0;
   /** Records read ahead from the journal, at or above the lowest seq nobody claimed: what the next claim takes. */
-  #ahead: JournalRecord[] = [];
+  #ahead: JournalRecord<T>[] = [];
   /** The last seq the reader of new records has reached. */
   #feedSeq = 0;
   /** Set when the reader of new records must start again from the state's next seq (an epoch line, or it fell far behind). */
@@ -118,7 +119,7 @@ export class ConsumerGroup implements AsyncDisposable {
    * of a consumer of that name). Any number of processes may join; the name cannot be open as a
    * single Consumer meanwhile (CONSUMER_BUSY either way). The journal must exist (NOT_FOUND).
    */
-  static async open(file: string, name: string, opts: GroupOptions = {}): Promise<ConsumerGroup> {
+  static async open<T = unknown>(file: string, name: string, opts: GroupOptions = {}): Promise<ConsumerGroup<T>> {
     if (typeof file !== 'string' || file === '') throw new TypeError('path must be a non-empty string');
     checkConsumerName(name);
     const leaseMs = opts.leaseMs ?? 30_000;
@@ -135,7 +136,7 @@ export class ConsumerGroup implements AsyncDisposable {
     const lock = await LiveLock.hold(file, name, true);
     let writer: PositionsWriter | null = null;
     let log: Journal | null = null;
-    let g: ConsumerGroup | null = null;
+    let g: ConsumerGroup<T> | null = null;
     try {
       const positions = await readPositions(file);
       const pos: StoredPosition = positions.get(name) ?? {
@@ -146,7 +147,7 @@ export class ConsumerGroup implements AsyncDisposable {
       await makeDirDurably(groupsDir(file));
       // Nothing in the work log needs to survive a power loss: the position in the positions log does.
       log = await Journal.open(groupLog(file, name), { durability: 'unsafe-nosync' });
-      g = new ConsumerGroup(file, name, {
+      g = new ConsumerGroup<T>(file, name, {
         lock, writer, log, pos: { ...pos, group: true, journal: header.id, fingerprint: null }, leaseMs, claimSize, durableOnly: opts.durableOnly ?? true, pollMs,
       });
       await g.#start();
@@ -175,7 +176,7 @@ export class ConsumerGroup implements AsyncDisposable {
    * another. Records come in seq order within a claim; across members and claims, no order is
    * promised. One iteration at a time per member.
    */
-  records(opts: GroupRecordsOptions = {}): AsyncIterableIterator<JournalRecord> & AsyncDisposable {
+  records(opts: GroupRecordsOptions = {}): AsyncIterableIterator<JournalRecord<T>> & AsyncDisposable {
     if (this.#iterating) throw new TypeError('a group member hands out its records to one iteration at a time');
     const closedBefore = this.#closing !== null;
     this.#iterating = !closedBefore;
@@ -185,7 +186,7 @@ export class ConsumerGroup implements AsyncDisposable {
       if (!ended) this.#iterating = false;
       ended = true;
     };
-    const step = async (): Promise<IteratorResult<JournalRecord>> => {
+    const step = async (): Promise<IteratorResult<JournalRecord<T>>> => {
       for (;;) {
         if (this.#failed !== null) {
           end();
@@ -206,12 +207,12 @@ export class ConsumerGroup implements AsyncDisposable {
       }
     };
     const it = {
-      next: (): Promise<IteratorResult<JournalRecord>> => {
+      next: (): Promise<IteratorResult<JournalRecord<T>>> => {
         const p = step();
         this.#step = p.catch(() => {});
         return p;
       },
-      return: async (): Promise<IteratorResult<JournalRecord>> => {
+      return: async (): Promise<IteratorResult<JournalRecord<T>>> => {
         end();
         return { value: undefined, done: true };
       },
@@ -307,7 +308,7 @@ export class ConsumerGroup implements AsyncDisposable {
         this.#feedSeq = this.#state.next - 1;
         try {
           const signal = restart.signal;
-          for await (const rec of follow(this.path, { fromSeq: this.#state.next, durableOnly: this.#durableOnly, onPositionGone: 'oldest', signal, pollMs: this.#pollMs })) {
+          for await (const rec of follow<T>(this.path, { fromSeq: this.#state.next, durableOnly: this.#durableOnly, onPositionGone: 'oldest', signal, pollMs: this.#pollMs })) {
             this.#feedSeq = rec.seq;
             this.#dropClaimed();
             if (rec.seq >= this.#state.next) this.#ahead.push(rec);
@@ -356,7 +357,7 @@ export class ConsumerGroup implements AsyncDisposable {
    * claim go to the caller without one, so CPU-bound work on them would keep the other members
    * from appending for as long as it runs.
    */
-  #serial<T>(append: () => Promise<T>): Promise<T> {
+  #serial<R>(append: () => Promise<R>): Promise<R> {
     const run = this.#appending.then(append).then(async (v) => {
       await nextTurn();
       return v;
@@ -405,7 +406,7 @@ export class ConsumerGroup implements AsyncDisposable {
       const now = Date.now();
       const lease = this.#state.reclaimable(now, this.member);
       let range: { from: number; to: number } | null = lease ?? null;
-      let records: JournalRecord[] = [];
+      let records: JournalRecord<T>[] = [];
       if (range === null) {
         this.#dropClaimed();
         records = this.#ahead.slice(0, this.#claimSize);
@@ -431,11 +432,11 @@ export class ConsumerGroup implements AsyncDisposable {
   }
 
   /** The records of a range taken over from another member, but those it acknowledged. */
-  async #read(lease: Lease): Promise<JournalRecord[]> {
+  async #read(lease: Lease): Promise<JournalRecord<T>[]> {
     const acked = new Set(lease.acked);
-    const out: JournalRecord[] = [];
+    const out: JournalRecord<T>[] = [];
     // Its records were read through a reader that waits for durability, by the member that claimed it.
-    for await (const rec of readJournal(this.path, { fromSeq: lease.from })) {
+    for await (const rec of readJournal<T>(this.path, { fromSeq: lease.from })) {
       if (rec.seq > lease.to) break;
       if (!acked.has(rec.seq)) out.push(rec);
     }

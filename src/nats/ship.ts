@@ -333,7 +333,7 @@ export class Shipper implements AsyncDisposable {
         this.#space = null;
       }
       if (this.#ac.signal.aborted) break;
-      this.#queue.push({ seq: rec.seq, ts: rec.ts, json: rec.data as string, acked: false, epoch: -1 });
+      this.#queue.push({ seq: rec.seq, ts: rec.ts, json: rec.data, acked: false, epoch: -1 });
       this.#scheduleSend();
     }
   }
@@ -474,7 +474,7 @@ export class Shipper implements AsyncDisposable {
     try {
       const first = await reader.next();
       if (!first.done && first.value.seq === rec.seq) {
-        const text = first.value.data as string;
+        const text = first.value.data;
         // Older shippers published the data as JSON.stringify wrote the parsed value.
         if (first.value.ts !== rec.ts || (text !== rec.json && JSON.stringify(JSON.parse(text)) !== rec.json)) {
           throw diverged(`the journal's record at seq ${rec.seq} is another one`);

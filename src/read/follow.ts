@@ -50,7 +50,7 @@ export interface FollowOptions {
 /** The largest single read used to take in an unfinished batch or damaged stretch whole. */
 const MAX_ONE_READ = 64 * 1024 * 1024;
 
-export class Follower extends RecordIterator {
+export class Follower<T = unknown> extends RecordIterator<T> {
   readonly path: string;
   readonly #dir: string;
   readonly #base: string;
@@ -122,7 +122,7 @@ export class Follower extends RecordIterator {
     return this.#header;
   }
 
-  protected async fill(): Promise<IteratorResult<JournalRecord>> {
+  protected async fill(): Promise<IteratorResult<JournalRecord<T>>> {
     try {
       this.#startWatching();
       for (;;) {
@@ -350,10 +350,16 @@ export class Follower extends RecordIterator {
 
 /**
  * Replays the journal from `fromSeq` (or its oldest record), then yields records as they are
- * appended, until the signal aborts or the loop breaks.
+ * appended, until the signal aborts or the loop breaks. `T` is the type of the records' data, as
+ * the caller says; nothing checks it.
  *
- *   for await (const rec of follow(path, { fromSeq, signal })) { ... }
+ *   for await (const rec of follow<OrderEvent>(path, { fromSeq, signal })) { ... }
  */
+export function follow<T = unknown>(path: string, opts?: FollowOptions & { data?: 'value' | 'bigint' }): Follower<T>;
+/** With `data: 'text'`, each record's data is its JSON text, a string. */
+export function follow(path: string, opts: FollowOptions & { data: 'text' }): Follower<string>;
+/** With a data mode known only at run time, each record's data is a T, or its JSON text with `data: 'text'`. */
+export function follow<T = unknown>(path: string, opts?: FollowOptions): Follower<T | string>;
 export function follow(path: string, opts?: FollowOptions): Follower {
   if (typeof path !== 'string' || path === '') throw new TypeError('path must be a non-empty string');
   return new Follower(path, opts);

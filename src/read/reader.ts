@@ -43,7 +43,7 @@ export interface ReadOptions {
   data?: DataMode;
 }
 
-export class JournalReader extends RecordIterator {
+export class JournalReader<T = unknown> extends RecordIterator<T> {
   readonly path: string;
   readonly #range: Range;
   /** Whether the range has bounds besides fromSeq, so that each record is checked against it. */
@@ -101,9 +101,9 @@ export class JournalReader extends RecordIterator {
     return this.#torn;
   }
 
-  override next(): Promise<IteratorResult<JournalRecord>> {
+  override next(): Promise<IteratorResult<JournalRecord<T>>> {
     if (this.#lines === null || this.#signal?.aborted) return super.next();
-    let value: JournalRecord | undefined;
+    let value: JournalRecord<T> | undefined;
     try {
       value = this.#nextLine();
     } catch (err) {
@@ -112,7 +112,7 @@ export class JournalReader extends RecordIterator {
     return value !== undefined ? Promise.resolve({ value, done: false }) : this.fill();
   }
 
-  protected async fill(): Promise<IteratorResult<JournalRecord>> {
+  protected async fill(): Promise<IteratorResult<JournalRecord<T>>> {
     try {
       if (this.#fd < 0 && !this.#done) await this.#open();
       if (this.#lines !== null) return await this.#fillLines(this.#lines);
@@ -154,7 +154,7 @@ export class JournalReader extends RecordIterator {
   }
 
   /** fill() when records are decoded as handed out: reads chunks until one commits a record to hand out. */
-  async #fillLines(lines: CommittedLines): Promise<IteratorResult<JournalRecord>> {
+  async #fillLines(lines: CommittedLines): Promise<IteratorResult<JournalRecord<T>>> {
     const scan = this.#scan!;
     for (;;) {
       const value = this.#signal?.aborted ? undefined : this.#nextLine();
@@ -181,19 +181,20 @@ export class JournalReader extends RecordIterator {
   }
 
   /** The next record of the chunk read last that is in the range, or undefined. */
-  #nextLine(): JournalRecord | undefined {
+  #nextLine(): JournalRecord<T> | undefined {
     // Closed (a break, an abort): nothing more, though the chunk read last has records left.
     if (this.#past || this.#fd < 0) return undefined;
     const lines = this.#lines!;
     const range = this.#range;
     for (let r = lines.next(); r !== undefined; r = lines.next()) {
       if (!this.#bounded) {
-        if (r.seq >= range.fromSeq) return r;
+        // The record type is the caller's word, as where records are handed out from an array.
+        if (r.seq >= range.fromSeq) return r as JournalRecord<T>;
       } else if (pastRange(r, range, isVersion2(this.#header!))) {
         this.#past = true;
         return undefined;
       } else if (inRange(r, range)) {
-        return r;
+        return r as JournalRecord<T>;
       }
     }
     return undefined;
@@ -255,10 +256,16 @@ export class JournalReader extends RecordIterator {
 }
 
 /**
- * Replays the committed records of the journal at `path`, from the top or from `fromSeq`.
+ * Replays the committed records of the journal at `path`, from the top or from `fromSeq`. `T` is
+ * the type of the records' data, as the caller says; nothing checks it.
  *
- *   for await (const rec of readJournal(path)) { rec.seq; rec.ts; rec.data; rec.offset }
+ *   for await (const rec of readJournal<OrderEvent>(path)) { rec.seq; rec.ts; rec.data; rec.offset }
  */
+export function readJournal<T = unknown>(path: string, opts?: ReadOptions & { data?: 'value' | 'bigint' }): JournalReader<T>;
+/** With `data: 'text'`, each record's data is its JSON text, a string. */
+export function readJournal(path: string, opts: ReadOptions & { data: 'text' }): JournalReader<string>;
+/** With a data mode known only at run time, each record's data is a T, or its JSON text with `data: 'text'`. */
+export function readJournal<T = unknown>(path: string, opts?: ReadOptions): JournalReader<T | string>;
 export function readJournal(path: string, opts?: ReadOptions): JournalReader {
   if (typeof path !== 'string' || path === '') throw new TypeError('path must be a non-empty string');
   return new JournalReader(path, opts);

@@ -4,12 +4,15 @@ import { canReadExactIntegers } from '../format/json.js';
 
 export type { DataMode };
 
-/** A record as read back. */
-export interface JournalRecord {
+/**
+ * A record as read back. `T` is the type the caller says its data has; nothing checks it (see
+ * docs/api.md, "Typed records").
+ */
+export interface JournalRecord<T = unknown> {
   seq: number;
   /** Append time, ms since the epoch. */
   ts: number;
-  data: unknown;
+  data: T;
   /** Byte offset of the record's line in the file. */
   offset: number;
 }
@@ -30,13 +33,13 @@ export function checkDataMode(mode: unknown): DataMode {
   return mode;
 }
 
-export abstract class RecordIterator implements AsyncIterableIterator<JournalRecord>, AsyncDisposable {
+export abstract class RecordIterator<T = unknown> implements AsyncIterableIterator<JournalRecord<T>>, AsyncDisposable {
   readonly #signal: AbortSignal | undefined;
   /**
    * Records being handed out; each slot is emptied as its record goes, so that a record the caller
    * is done with can be collected young instead of living until the batch's end.
    */
-  #batch: (JournalRecord | undefined)[] = [];
+  #batch: (JournalRecord<T> | undefined)[] = [];
   #i = 0;
 
   constructor(signal: AbortSignal | undefined) {
@@ -47,7 +50,7 @@ export abstract class RecordIterator implements AsyncIterableIterator<JournalRec
     return this;
   }
 
-  next(): Promise<IteratorResult<JournalRecord>> {
+  next(): Promise<IteratorResult<JournalRecord<T>>> {
     const batch = this.#batch;
     const i = this.#i;
     if (i < batch.length && !this.#signal?.aborted) {
@@ -59,7 +62,7 @@ export abstract class RecordIterator implements AsyncIterableIterator<JournalRec
     return this.fill();
   }
 
-  async return(): Promise<IteratorResult<JournalRecord>> {
+  async return(): Promise<IteratorResult<JournalRecord<T>>> {
     await this.close();
     return DONE;
   }
@@ -69,16 +72,19 @@ export abstract class RecordIterator implements AsyncIterableIterator<JournalRec
   }
 
   /** Gets the next batch of records and returns the first, or the end. */
-  protected abstract fill(): Promise<IteratorResult<JournalRecord>>;
+  protected abstract fill(): Promise<IteratorResult<JournalRecord<T>>>;
 
   /** Releases the file and whatever else the iterator holds; safe to call twice. */
   protected abstract close(): Promise<void>;
 
-  /** Hands out `records` from index `from` on: returns the first, keeps the rest for next(). */
-  protected handOut(records: (JournalRecord | undefined)[], from: number): IteratorResult<JournalRecord> {
-    const value = records[from]!;
+  /**
+   * Hands out `records` from index `from` on: returns the first, keeps the rest for next(). Here
+   * the parsed data becomes the caller's T, taken on the caller's word.
+   */
+  protected handOut(records: (JournalRecord | undefined)[], from: number): IteratorResult<JournalRecord<T>> {
+    const value = records[from] as JournalRecord<T>;
     records[from] = undefined;
-    this.#batch = records;
+    this.#batch = records as (JournalRecord<T> | undefined)[];
     this.#i = from + 1;
     return { value, done: false };
   }

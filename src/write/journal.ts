@@ -30,10 +30,10 @@ export interface AppendManyOptions {
 }
 
 /** A record that keeps the seq and timestamp it already has (see appendRecords). */
-export interface KeptRecord {
+export interface KeptRecord<T = unknown> {
   seq: number;
   ts: number;
-  data: unknown;
+  data: T;
 }
 
 /** Batches up to this size are written from the main thread: a copy into the page cache is cheaper than a threadpool round trip. */
@@ -53,7 +53,8 @@ const LEASE_MS = 1;
  */
 export const IDLE_SEAL_MS = 250;
 
-export class Journal {
+/** `T` is the type of the records' data, what append takes, as the caller says; nothing checks it. */
+export class Journal<T = unknown> {
   readonly path: string;
   readonly #opts: JournalSettings;
   readonly #file: WriterFile;
@@ -90,15 +91,16 @@ export class Journal {
    * Opens the journal at `path`, creating it if needed. Under the writers' lock it cuts a torn tail
    * a crash left (and only that: damage before durable data fails with CORRUPT instead).
    */
-  static async open(path: string, options?: JournalOptions): Promise<Journal> {
+  static async open<T = unknown>(path: string, options?: JournalOptions<T>): Promise<Journal<T>> {
     if (typeof path !== 'string' || path === '') throw new TypeError('path must be a non-empty string');
-    const o = resolveOptions(options);
+    // The retention key takes the records as the caller's T: the caller's word, which nothing checks.
+    const o = resolveOptions(options as JournalOptions | undefined);
     try {
       await removeStaleTemps(path);
       const created = o.create && io.statSync(path) === null && (await createJournalFile(path, newHeader(o.identity)));
       if (o.retention !== undefined && !retentionAvailable()) throw new TypeError('retention needs compaction, which the package entry loads');
       const file = await WriterFile.open(path, o.lockTimeoutMs, o.maxRecordBytes, o.retention?.maxAgeMs !== undefined);
-      const j = new Journal(path, o, file);
+      const j = new Journal<T>(path, o, file);
       try {
         // The name -> file link this writer appends to must be durable before any append to it is
         // acknowledged. Creating it made it durable already; a compactor killed between its rename
@@ -155,7 +157,7 @@ export class Journal {
    * option. `ts` sets the record's time (ms since the epoch, or a Date) instead of now, as when
    * importing a log; it is raised to the journal's last ts if lower (timestamps never go back).
    */
-  append(value: unknown, options?: AppendOptions): Promise<AppendReceipt> {
+  append(value: T, options?: AppendOptions): Promise<AppendReceipt> {
     const refused = this.#refusal();
     if (refused !== null) return Promise.reject(refused);
     let rec: PendingRecord;
@@ -172,7 +174,7 @@ export class Journal {
    * readers see all of them or none. If any value is invalid, nothing is appended. `ts`, as for
    * append: one time for all, or an array of one per value.
    */
-  appendMany(values: readonly unknown[], options?: AppendManyOptions): Promise<AppendReceipt[]> {
+  appendMany(values: readonly T[], options?: AppendManyOptions): Promise<AppendReceipt[]> {
     if (!Array.isArray(values)) return Promise.reject(new TypeError('appendMany takes an array'));
     const refused = this.#refusal();
     if (refused !== null) return Promise.reject(refused);
@@ -204,7 +206,7 @@ export class Journal {
    * have, as one all-or-nothing group. Seqs must rise, and the first must be above the journal's
    * last seq when the group is written (SEQ_CONFLICT otherwise; nothing is written). Gaps are fine.
    */
-  appendRecords(records: readonly KeptRecord[]): Promise<AppendReceipt[]> {
+  appendRecords(records: readonly KeptRecord<T>[]): Promise<AppendReceipt[]> {
     if (!Array.isArray(records)) return Promise.reject(new TypeError('appendRecords takes an array'));
     const refused = this.#refusal();
     if (refused !== null) return Promise.reject(refused);

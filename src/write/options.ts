@@ -3,7 +3,8 @@ import { MAX_RECORD_BYTES } from '../format/limits.js';
 
 export type Durability = 'always' | 'interval' | 'unsafe-nosync';
 
-export interface JournalOptions {
+/** `T`: the type of the journal's records' data, which the retention policy's `key` is given. */
+export interface JournalOptions<T = unknown> {
   /**
    * When an append resolves. 'always': after fdatasync, so an acknowledged record survives a power
    * loss. 'interval': after write(2); a background fdatasync runs every `syncIntervalMs`, so a power
@@ -33,16 +34,16 @@ export interface JournalOptions {
    * Retention that runs itself: this writer compacts the journal in the background once it holds
    * half as much again as the policy allows (docs/api.md, "Retention that runs itself").
    */
-  retention?: RetentionPolicy;
+  retention?: RetentionPolicy<T>;
 }
 
-export interface RetentionPolicy {
+export interface RetentionPolicy<T = unknown> {
   /** Keep records appended within this many ms. */
   maxAgeMs?: number;
   /** Keep the newest records that fit in a file of this many bytes. */
   maxBytes?: number;
   /** As compact's `key`: the latest record of each key is kept however old, and superseded ones go. */
-  key?: (rec: { seq: number; ts: number; data: unknown; offset: number }) => string | undefined;
+  key?: (rec: { seq: number; ts: number; data: T; offset: number }) => string | undefined;
   /** Called with each compaction's result, or the error that ended one (another process compacting is not one). */
   onCompacted?: (result: unknown) => void;
   onError?: (err: unknown) => void;

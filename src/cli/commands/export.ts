@@ -26,7 +26,7 @@ read; 64 usage error.`,
     try {
       // Data as the JSON text stored, written as it is: numbers digit for digit, as imported.
       for await (const r of readJournal(file, { fromSeq, data: 'text' })) {
-        await out.line(r.data as string);
+        await out.line(r.data);
         // The reader left (export | head): stop quietly, as cat does.
         if (out.closed) break;
       }
