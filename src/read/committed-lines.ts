@@ -11,6 +11,7 @@
  * the next read. The uncommitted bytes at a chunk's end are copied aside (the spill): they will be
  * gone from the buffer by the time their commit mark is read.
  */
+import { isAscii } from 'node:buffer';
 import { ErrorCode, JournalError } from '../errors.js';
 import { decodeLine, newEnvelope, type DataMode } from '../format/envelope.js';
 import { LF } from '../format/frame.js';
@@ -29,6 +30,15 @@ interface Spill {
   inUse: boolean;
 }
 
+/**
+ * Bytes of lines decoded into one latin1 string when they are ASCII, each record's JSON then sliced
+ * out of it: cheaper than decoding each record alone. Small, because the string lives while its
+ * records are handed out, and what lives across a young-generation collection grows the young
+ * generation: 64 KiB runs (the scan's size) took a 1 GB replay's RSS on Node 24 from 83 to 105 MB,
+ * 8 KiB runs to 92 MB, for nearly all of their speed.
+ */
+const RUN = 8 * 1024;
+
 export class CommittedLines {
   readonly #path: string;
   readonly #mode: DataMode;
@@ -38,6 +48,10 @@ export class CommittedLines {
   #segments: Segment[] = [];
   #seg = 0;
   #pos = 0;
+  /** The lines of the segment from #textBase to #textEnd as one latin1 string, if they are ASCII. */
+  #text: string | undefined = undefined;
+  #textBase = 0;
+  #textEnd = 0;
   /** Offset just after the last committed batch: where the uncommitted bytes start. */
   #committedEnd: number;
   /** Offset of the first byte of the chunk being scanned (the end of what the chunk before fed). */
@@ -57,6 +71,8 @@ export class CommittedLines {
 
   /** Call before each read of the scan: everything handed out so far is let go. */
   nextChunk(): void {
+    this.#textEnd = 0;
+    this.#text = undefined;
     this.#segments = [];
     this.#seg = 0;
     this.#pos = 0;
@@ -112,11 +128,13 @@ export class CommittedLines {
       if (start >= s.buf.length) {
         this.#seg++;
         this.#pos = 0;
+        this.#textEnd = 0;
         continue;
       }
+      if (start >= this.#textEnd) this.#run(s.buf, start);
       const lf = s.buf.indexOf(LF, start);
       this.#pos = lf + 1;
-      const bad = decodeLine(s.buf, start, lf, env, undefined, 0, true, this.#mode);
+      const bad = decodeLine(s.buf, start, lf, env, this.#text, this.#textBase, true, this.#mode);
       const offset = s.at + start;
       if (bad !== null) {
         throw new JournalError(ErrorCode.CORRUPT, `${this.#path}: damaged record at offset ${offset} before durable data: ${bad}`, { path: this.#path, offset });
@@ -125,6 +143,18 @@ export class CommittedLines {
       return { seq: env.seq, ts: env.ts, data: env.data, offset };
     }
     return undefined;
+  }
+
+  /** Decodes the lines from `start` on, about RUN bytes of them, into #text if they are ASCII. */
+  #run(buf: Buffer, start: number): void {
+    let end = buf.length - 1;
+    if (end - start >= RUN) {
+      end = buf.lastIndexOf(LF, start + RUN - 1);
+      if (end < start) end = buf.indexOf(LF, start);
+    }
+    this.#text = isAscii(buf.subarray(start, end + 1)) ? buf.toString('latin1', start, end + 1) : undefined;
+    this.#textBase = start;
+    this.#textEnd = end + 1;
   }
 
   /** Whether records of this chunk are left to hand out. */
