@@ -1,6 +1,7 @@
 export {
   Journal, type AppendManyOptions, type AppendOptions, type AppendReceipt, type Durability, type JournalOptions, type KeptRecord, type RecoveredTail,
 } from './write/journal.js';
+export type { WriteStreamOptions } from './write/stream.js';
 // Everything a reader needs; also published alone, as jsonl-journal/read.
 export * from './read/index.js';
 export { compact, isTombstone, type CompactConsumerReport, type CompactOptions, type CompactProgress, type CompactResult } from './compact/compact.js';

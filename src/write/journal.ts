@@ -3,6 +3,7 @@
  * batch is written and synced; the queue then becomes the next batch, one write(2) and one
  * fdatasync for all of it (docs/design.md, "Writing").
  */
+import type { Writable } from 'node:stream';
 import { ErrorCode, JournalError, ioError, typed } from '../errors.js';
 import { encodeBatch, prepareRecord, recordSizeBound, type PendingRecord } from '../format/batch.js';
 import { newHeader } from '../format/header.js';
@@ -16,6 +17,7 @@ import { resolveOptions, type Durability, type JournalOptions, type JournalSetti
 import { AppendQueue, rejectAll, type AppendReceipt, type PendingAppend } from './queue.js';
 import { AutoRetention, retentionAvailable } from './retention.js';
 import { WriterFile, type RecoveredTail } from './recovery.js';
+import { journalWriteStream, type WriteStreamOptions } from './stream.js';
 
 export type { AppendReceipt, Durability, JournalOptions, RecoveredTail };
 
@@ -145,6 +147,15 @@ export class Journal<T = unknown> {
    */
   get recovered(): RecoveredTail | null {
     return this.#recovered;
+  }
+
+  /**
+   * A Writable in object mode that appends each value written to it (see write/stream.ts): for
+   * pipeline(). A write's callback fires once the record is durable; the records buffered
+   * meanwhile go as one appendMany. Ending the stream does not close the journal.
+   */
+  createWriteStream(options?: WriteStreamOptions): Writable {
+    return journalWriteStream<T>(this, options);
   }
 
   /** True once close() was called. */
