@@ -144,6 +144,14 @@ describe('journal import and export', () => {
     expect(r.stderr).toMatch(new RegExp(`^journal: ${input} line 2: too large for a record: \\d+ bytes of JSON exceeds maxRecordBytes \\(16777216\\)\njournal: ${input} line 4: longer than 16 MiB, more than a record can hold\n$`));
     expect(r.stdout).toBe(`imported 3 records from 5 lines of ${input}, seq 1..3; skipped 2 bad lines\n`);
     expect((await readAll(file)).map((x) => x.data)).toEqual([{ n: 1 }, { n: 3 }, { n: 5 }]);
+    // On a slow disk line 4 is read while line 2's group is still being appended: the messages
+    // still come in line order.
+    const slow = `data:text/javascript,import { io } from ${JSON.stringify(pathToFileURL(path.join(ROOT, 'dist/fs/io.js')).href)};
+      for (const f of ['fsync', 'fdatasync']) { const orig = io[f]; io[f] = async (fd) => { await new Promise((r) => setTimeout(r, 300)); return orig(fd); }; }`;
+    fs.rmSync(file);
+    const s = await journal(['import', input, file], { node: ['--import', slow] });
+    expect(s.stderr).toBe(r.stderr);
+    expect(s.code).toBe(65);
   });
 
   it('import appends after the journal\'s records, a time below its last one raised to it; empty input creates nothing', async () => {

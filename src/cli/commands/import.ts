@@ -79,10 +79,28 @@ interrupted); 64 usage error.`,
 
     /** The last line, when no LF ends it: what a writer killed in mid-line leaves. */
     let unterminated = 0;
+    /**
+     * Bad lines not yet reported. A group's records too large for the journal are known only when
+     * it is appended, while later lines are already being read: a message waits until every group
+     * holding an earlier line has settled, so that messages come in line order.
+     */
+    const held: Array<{ no: number; why: string }> = [];
+    /** The first line of the group being appended, and of the one waiting for it to settle. */
+    let inflightFirst = Number.POSITIVE_INFINITY;
+    let waitingFirst = Number.POSITIVE_INFINITY;
+    const say = (all = false) => {
+      const before = all ? Number.POSITIVE_INFINITY : Math.min(inflightFirst, waitingFirst, group.lines[0] ?? Number.POSITIVE_INFINITY);
+      held.sort((a, b) => a.no - b.no);
+      while (held.length > 0 && held[0]!.no < before) {
+        const { no, why } = held.shift()!;
+        const cut = no === unterminated ? ' (the last line, with no newline after it: cut short?)' : '';
+        process.stderr.write(`${red(process.stderr, 'journal:')} ${name} line ${no}: ${why}${cut}\n`);
+      }
+    };
     const bad = (lineNo: number, why: string) => {
-      const cut = lineNo === unterminated ? ' (the last line, with no newline after it: cut short?)' : '';
-      process.stderr.write(`${red(process.stderr, 'journal:')} ${name} line ${lineNo}: ${why}${cut}\n`);
+      held.push({ no: lineNo, why });
       skipped++;
+      say();
     };
     const appended = (rs: AppendReceipt[]) => {
       if (rs.length === 0) return;
@@ -118,8 +136,14 @@ interrupted); 64 usage error.`,
       const g = { ...group, end: lineNo };
       group = { values: [], times: [], lines: [], end: 0 };
       groupChars = 0;
+      waitingFirst = g.lines[0] ?? Number.POSITIVE_INFINITY;
       await inflight;
-      inflight = append(g);
+      inflightFirst = waitingFirst;
+      waitingFirst = Number.POSITIVE_INFINITY;
+      inflight = append(g).finally(() => {
+        inflightFirst = Number.POSITIVE_INFINITY;
+        say();
+      });
       // Its failure is taken when it is awaited; until then it must not count as unhandled.
       inflight.catch(() => {});
     };
@@ -187,6 +211,7 @@ interrupted); 64 usage error.`,
     } catch (err) {
       // What the group in flight did is known only once it has settled.
       await inflight.catch(() => {});
+      say(true);
       if (!(err instanceof Interrupted)) {
         code = report(err);
       } else {
@@ -195,6 +220,7 @@ interrupted); 64 usage error.`,
       }
     } finally {
       stop.release();
+      say(true);
     }
     const journal = j as Journal | null;
     if (journal !== null) {
