@@ -1,10 +1,11 @@
 // journal.createWriteStream() under Node's stream contract: pipeline(), backpressure, errors,
 // destroy in the middle of a write, and what is durable when a write's callback fires.
-import { Readable } from 'node:stream';
+import fs from 'node:fs';
+import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, expect, it } from 'vitest';
-import { ErrorCode, Journal } from '../src/index.js';
-import { hookIo, readAll, sleep, tmpJournal } from './helpers.js';
+import { createFollowStream, createReadStream, ErrorCode, Journal, type JournalRecord } from '../src/index.js';
+import { flipByte, hookIo, readAll, sleep, tmpJournal } from './helpers.js';
 
 const seqsOf = async (file: string) => (await readAll(file)).map((r) => r.data);
 
@@ -146,5 +147,85 @@ describe('journal.createWriteStream()', () => {
     s2.write('late');
     expect(await err2).toMatchObject({ code: ErrorCode.CLOSED });
     expect(() => j.createWriteStream({ highWaterMark: 0 })).toThrow(RangeError);
+  });
+});
+
+/** A Writable that keeps what it is given. */
+function sink(): Writable & { got: JournalRecord[] } {
+  const got: JournalRecord[] = [];
+  return Object.assign(new Writable({ objectMode: true, write: (r: JournalRecord, _e, cb) => (got.push(r), cb()) }), { got });
+}
+
+const fds = () => fs.readdirSync('/proc/self/fd').length;
+
+describe('createReadStream() and createFollowStream()', () => {
+  it('pipeline() of a journal\'s records, in order; reading pauses at highWaterMark', async () => {
+    const file = tmpJournal();
+    const j = await Journal.open(file);
+    for (let b = 0; b < 10; b++) await j.appendMany(Array.from({ length: 100 }, (_, i) => b * 100 + i));
+    await j.close();
+    const out = sink();
+    await pipeline(createReadStream(file), out);
+    expect(out.got.map((r) => r.data)).toEqual(Array.from({ length: 1000 }, (_, i) => i));
+    expect(out.got.map((r) => r.seq)).toEqual(Array.from({ length: 1000 }, (_, i) => i + 1));
+    // Nobody reads: it stops pulling at its highWaterMark, not at the end of the journal.
+    const paused = createReadStream(file, { highWaterMark: 3 });
+    expect(paused.readableHighWaterMark).toBe(3);
+    // A 'readable' listener makes it fill its buffer, without taking anything from it.
+    paused.on('readable', () => {});
+    for (const t0 = Date.now(); paused.readableLength === 0; await sleep(5)) if (Date.now() - t0 > 5_000) throw new Error('nothing read');
+    await sleep(50);
+    expect(paused.readableLength).toBeLessThanOrEqual(3);
+    paused.destroy();
+    await new Promise((r) => paused.once('close', r));
+  });
+
+  it('destroyed half way, it closes the file; damage is an error event after the records before it', async () => {
+    const file = tmpJournal();
+    const j = await Journal.open(file);
+    const receipts = [];
+    for (let i = 0; i < 50; i++) receipts.push(await j.append({ i }));
+    await j.close();
+    const before = fds();
+    const s = createReadStream(file, { highWaterMark: 2 });
+    const first = await new Promise<JournalRecord>((r) => s.once('data', r));
+    expect(first.seq).toBe(1);
+    s.destroy();
+    await new Promise((r) => s.once('close', r));
+    expect(fds()).toBe(before);
+    flipByte(file, receipts[20]!.offset + 12);
+    const out = sink();
+    const err = await pipeline(createReadStream(file), out).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: ErrorCode.CORRUPT });
+    expect(out.got.map((r) => r.seq)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    expect(fds()).toBe(before);
+  });
+
+  it('a follow stream delivers new records as they are appended, and an aborted signal ends it with an AbortError and no open file', async () => {
+    const file = tmpJournal();
+    const j = await Journal.open(file);
+    await j.append('first');
+    // The process's first directory watch opens libuv's inotify descriptor for good: warm it up.
+    const warm = createFollowStream(file);
+    await new Promise((r) => warm.once('data', r));
+    warm.destroy();
+    await new Promise((r) => warm.once('close', r));
+    const before = fds();
+    const ac = new AbortController();
+    const s = createFollowStream(file, { signal: ac.signal, pollMs: 20 });
+    const got: unknown[] = [];
+    s.on('data', (r: JournalRecord) => got.push(r.data));
+    const ended = new Promise<unknown>((r) => s.once('error', r));
+    for (const t0 = Date.now(); got.length < 1; await sleep(10)) if (Date.now() - t0 > 10_000) throw new Error('no first record');
+    await j.append('second');
+    for (const t0 = Date.now(); got.length < 2; await sleep(10)) if (Date.now() - t0 > 10_000) throw new Error('no new record');
+    ac.abort();
+    expect(await ended).toMatchObject({ name: 'AbortError' });
+    await new Promise((r) => (s.closed ? r(null) : s.once('close', r)));
+    expect(got).toEqual(['first', 'second']);
+    for (const t0 = Date.now(); fds() !== before; await sleep(10)) if (Date.now() - t0 > 5_000) break;
+    expect(fds()).toBe(before);
+    await j.close();
+    expect(() => createReadStream(file, { highWaterMark: 0 })).toThrow(RangeError);
   });
 });
