@@ -15,6 +15,7 @@ import { isAscii } from 'node:buffer';
 import { ErrorCode, JournalError } from '../errors.js';
 import { decodeLine, newEnvelope, type DataMode } from '../format/envelope.js';
 import { LF } from '../format/frame.js';
+import { runEndOf } from '../scan/feeder.js';
 import type { JournalRecord } from './record-iterator.js';
 
 /** Committed lines: `buf`, the file's bytes from offset `at`. */
@@ -78,7 +79,6 @@ export class CommittedLines {
     this.#pos = 0;
     this.#spills[0].inUse = false;
     this.#spills[1].inUse = false;
-    if (this.#spill !== null) this.#spill.inUse = true;
   }
 
   /** The scan's onBatch: the batch ending at `end` committed (records: 0 for a seal). */
@@ -147,19 +147,11 @@ export class CommittedLines {
 
   /** Decodes the lines from `start` on, about RUN bytes of them, into #text if they are ASCII. */
   #run(buf: Buffer, start: number): void {
-    let end = buf.length - 1;
-    if (end - start >= RUN) {
-      end = buf.lastIndexOf(LF, start + RUN - 1);
-      if (end < start) end = buf.indexOf(LF, start);
-    }
+    // A segment holds whole lines: its last byte is an LF.
+    const end = runEndOf(buf, start, buf.length - 1, RUN);
     this.#text = isAscii(buf.subarray(start, end + 1)) ? buf.toString('latin1', start, end + 1) : undefined;
     this.#textBase = start;
     this.#textEnd = end + 1;
-  }
-
-  /** Whether records of this chunk are left to hand out. */
-  get pending(): boolean {
-    return this.#seg < this.#segments.length;
   }
 
   #add(bytes: Buffer, at: number): void {

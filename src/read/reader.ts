@@ -123,19 +123,7 @@ export class JournalReader<T = unknown> extends RecordIterator<T> {
           return this.dropBatch();
         }
         const scan = this.#scan!;
-        let n: number;
-        try {
-          n = await scan.step();
-        } catch (err) {
-          // Records committed before the damage are still handed out first.
-          this.#error = err;
-          n = -1;
-        }
-        this.#report(scan);
-        if (n === 0) {
-          this.#torn = scan.finish(scan.pos);
-          this.#done = true;
-        }
+        await this.#step(scan);
         const out = scan.take();
         if (this.#bounded) {
           const kept = this.#keep(out);
@@ -165,18 +153,24 @@ export class JournalReader<T = unknown> extends RecordIterator<T> {
         return this.dropBatch();
       }
       lines.nextChunk();
-      let n: number;
-      try {
-        n = await scan.step();
-      } catch (err) {
-        // Records committed before the damage are still handed out first.
-        this.#error = err;
-        n = -1;
-      }
-      if (n === 0) {
-        this.#torn = scan.finish(scan.pos);
-        this.#done = true;
-      }
+      await this.#step(scan);
+    }
+  }
+
+  /** Reads and scans the next chunk; at the end, notes the torn tail. */
+  async #step(scan: JournalScan): Promise<void> {
+    let n: number;
+    try {
+      n = await scan.step();
+    } catch (err) {
+      // Records committed before the damage are still handed out first.
+      this.#error = err;
+      n = -1;
+    }
+    this.#report(scan);
+    if (n === 0) {
+      this.#torn = scan.finish(scan.pos);
+      this.#done = true;
     }
   }
 

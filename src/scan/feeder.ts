@@ -17,6 +17,16 @@ const TEXT_RUN = 64 * 1024;
 /** Room before each read-ahead for the unfinished line carried over from the chunk before. */
 const HEAD = 64 * 1024;
 
+/**
+ * The LF that ends a run of lines from `start`: the last one within `max` bytes, or the first after
+ * `start` for a longer line; `lastLf`, the last LF there is, when it is that close.
+ */
+export function runEndOf(buf: Uint8Array, start: number, lastLf: number, max: number): number {
+  if (lastLf - start < max) return lastLf;
+  const end = buf.lastIndexOf(LF, start + max - 1);
+  return end >= start ? end : buf.indexOf(LF, start);
+}
+
 export interface FeederOptions {
   /** Records' data is not parsed when the layout allows (see decodeMarks). */
   marksOnly?: boolean;
@@ -259,11 +269,7 @@ export class LineFeeder {
       // is ASCII. A run is kept under V8's size limit for ordinary heap objects: a longer string is
       // allocated in the large-object space, and decoding a whole 512 KiB chunk that way measured
       // ten times slower than decoding it in 64 KiB runs.
-      let runEnd = lastLf;
-      if (runEnd - i >= TEXT_RUN) {
-        runEnd = buf.lastIndexOf(LF, i + TEXT_RUN - 1);
-        if (runEnd < i) runEnd = buf.indexOf(LF, i);
-      }
+      const runEnd = runEndOf(buf, i, lastLf, TEXT_RUN);
       const text = !this.#marksOnly && isAscii(buf.subarray(i, runEnd + 1)) ? buf.toString('latin1', i, runEnd + 1) : undefined;
       const textBase = i;
       if (this.#checkRuns && this.#skipFrom < 0) {
