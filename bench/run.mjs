@@ -6,6 +6,7 @@ const SECTIONS = {
   append: () => import('./append.mjs'),
   replay: () => import('./replay.mjs'),
   crc: () => import('./crc.mjs'),
+  lock: () => import('./lock.mjs'),
   multiprocess: () => import('./multiprocess.mjs'),
   compact: () => import('./compact.mjs'),
   follow: () => import('./follow.mjs'),

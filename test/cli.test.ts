@@ -18,7 +18,7 @@ const journal = runJournal;
 
 /**
  * A copy of what the built command needs at run time (dist, package.json and the runtime
- * dependencies, fs-ext with its compiled addon) in a directory every user can read, for running it
+ * dependencies, and the compiled flock addon) in a directory every user can read, for running it
  * as user `uid`. An unprivileged user cannot run the command from the checkout when the checkout
  * sits inside a 0700 directory, as a fresh clone in a temp directory does; nor a node installed
  * under such a directory (a home, a temp directory): then node is copied too.
@@ -32,6 +32,9 @@ function binForEveryone(uid: number): { bin: string; execPath: string } {
   }
   fs.cpSync(path.join(ROOT, 'dist'), path.join(dir, 'dist'), { recursive: true });
   fs.cpSync(path.join(ROOT, 'package.json'), path.join(dir, 'package.json'));
+  const addon = 'src/native/build/Release/flock.node';
+  fs.mkdirSync(path.join(dir, path.dirname(addon)), { recursive: true });
+  fs.copyFileSync(path.join(ROOT, addon), path.join(dir, addon));
   const require = createRequire(path.join(ROOT, 'package.json'));
   for (const dep of Object.keys((JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { dependencies: object }).dependencies)) {
     fs.cpSync(path.dirname(require.resolve(`${dep}/package.json`)), path.join(dir, 'node_modules', dep), { recursive: true });

@@ -143,9 +143,9 @@ export async function replaceLikeCompactor(file: string, beforeRename?: () => Pr
   const { encodeBatch, prepareRecord } = await import('../src/format/batch.js');
   const { encodeHeader } = await import('../src/format/header.js');
   const { readHeader } = await import('../src/scan/open.js');
-  const fsExt = (await import('fs-ext')).default;
+  const { flockAddon } = await import('../src/fs/flock.js');
   const oldFd = fs.openSync(file, 'r+');
-  fsExt.flockSync(oldFd, 'ex');
+  while (!flockAddon().tryLock(oldFd, false)) await sleep(2);
   const { header } = await readHeader(oldFd, file);
   const recs = await readAll(file);
   const head = encodeHeader({ ...header, generation: header.generation + 1, maxSeq: Math.max(header.maxSeq, recs.at(-1)?.seq ?? 0) });

@@ -5,7 +5,10 @@ import { ErrorCode, Journal, verify } from '../src/index.js';
 import { Child, countIo, readAll, sleep, tmpDir, tmpJournal } from './helpers.js';
 import path from 'node:path';
 
-/** Holds the writers' lock on `file` from a separate open file description, like a stuck peer. */
+/**
+ * Holds the writers' lock on `file` from a separate open file description, like a stuck peer. It
+ * takes it through fs-ext, as jsonl-journal's writers did before the flock addon: both must exclude each other.
+ */
 function holdLock(file: string): () => void {
   const fd = fs.openSync(file, 'r');
   fsExt.flockSync(fd, 'ex');
@@ -153,4 +156,25 @@ describe('the writers lock', () => {
     expect(recs[0]!.seq).toBeLessThan(mine[0]!);
     expect(recs.at(-1)!.seq).toBeGreaterThan(mine[4]!);
   });
+
+  it('a process that gave up waiting for the lock ends at once, by process.exit or by running out of work, while the lock is still held', async () => {
+    const file = tmpJournal();
+    const j = await Journal.open(file);
+    await j.append('x');
+    await j.close();
+    const release = holdLock(file);
+    try {
+      for (const how of ['exit', 'drain']) {
+        const child = new Child('lock-give-up.mjs', [file, how]);
+        // A blocked flock that held the process up would end only when the lock is let go, after this.
+        const ended = await Promise.race([child.exited, sleep(30_000).then(() => null)]);
+        if (ended === null) child.proc.kill('SIGKILL');
+        expect({ how, ended, lines: child.lines, stderr: child.stderr }).toEqual({
+          how, ended: { code: how === 'exit' ? 3 : 0, signal: null }, lines: ['LOCK_TIMEOUT'], stderr: '',
+        });
+      }
+    } finally {
+      release();
+    }
+  }, 90_000);
 });

@@ -17,7 +17,7 @@ export default defineConfig({
   test: {
     root: fileURLToPath(new URL('..', import.meta.url)),
     include: ['test/**/*.test.ts'],
-    // fs-ext is a native addon; separate processes keep each test file's locks and fs hooks its own.
+    // Separate processes keep each test file's locks and fs hooks its own.
     pool: 'forks',
     maxWorkers: 2,
     testTimeout: 60_000,

@@ -3,20 +3,8 @@
  * Calls that finish in microseconds (fstat, flock with LOCK_NB) are synchronous on purpose.
  */
 import fs from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
-
-type FsExt = typeof import('fs-ext');
-let loadedFsExt: FsExt | null = null;
-/**
- * fs-ext, loaded at the first lock call rather than with this module. Its native addon keeps
- * state per process, not per thread: loaded in a worker thread while another thread has it, it
- * can crash the process. Loading it late keeps the readers that never lock (readJournal, follow)
- * free of it, so they can run in worker threads beside a writer (test/threads.test.ts).
- */
-function fsExt(): FsExt {
-  return (loadedFsExt ??= createRequire(import.meta.url)('fs-ext') as FsExt);
-}
+import { flockAddon, type LockWait } from './flock.js';
 
 export interface FileId {
   dev: number;
@@ -93,32 +81,21 @@ export const io = {
   },
   /** flock(LOCK_EX | LOCK_NB): true if granted, false if another open file description holds it. */
   tryLockSync(fd: number): boolean {
-    try {
-      fsExt().flockSync(fd, 'exnb');
-      return true;
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'EAGAIN' || code === 'EWOULDBLOCK') return false;
-      throw err;
-    }
+    return flockAddon().tryLock(fd, false);
   },
   /** flock(LOCK_SH | LOCK_NB): true if granted, false if another open file description holds it exclusively. */
   tryLockSharedSync(fd: number): boolean {
-    try {
-      fsExt().flockSync(fd, 'shnb');
-      return true;
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'EAGAIN' || code === 'EWOULDBLOCK') return false;
-      throw err;
-    }
+    return flockAddon().tryLock(fd, true);
   },
-  /** flock(LOCK_EX), blocking one threadpool thread until granted (see lock.ts for why only one). */
-  lockWait(fd: number): Promise<void> {
-    return new Promise((res, rej) => fsExt().flock(fd, 'ex', (e) => (e ? rej(e) : res())));
+  /**
+   * flock(LOCK_EX), blocking a thread of the addon's until granted; null at once if one is already
+   * waiting in this process, from any thread (see lock.ts for why only one).
+   */
+  lockWait(fd: number): LockWait | null {
+    return flockAddon().lockWait(fd);
   },
   unlockSync(fd: number): void {
-    fsExt().flockSync(fd, 'un');
+    flockAddon().unlock(fd);
   },
 };
 

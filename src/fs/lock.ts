@@ -1,13 +1,10 @@
 /**
  * The writers' exclusive lock: flock(2) on the journal's own open file description, with at most
- * one blocking wait per process in libuv's threadpool (docs/design.md, "The writers' lock").
+ * one blocking wait per process, on a thread of the addon's own (docs/design.md, "The writers' lock").
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { ErrorCode, JournalError, ioError, typed } from '../errors.js';
 import { io } from './io.js';
-
-/** Whether this process already has a blocking flock waiting in the threadpool. */
-let blockingInFlight = false;
 
 const MAX_POLL_MS = 16;
 
@@ -16,6 +13,8 @@ export class FileLock {
   readonly #path: string;
   /** A blocking flock on this fd that has not returned yet. */
   #waiting: Promise<void> | null = null;
+  /** Whether that flock keeps the event loop alive: only while somebody waits for it. */
+  #refWait: ((on: boolean) => void) | null = null;
   /** Whether an acquire is awaiting #waiting (if not, its grant is released at once). */
   #wanted = false;
   #held = false;
@@ -47,15 +46,17 @@ export class FileLock {
     let pollMs = 1;
     for (;;) {
       if (signal?.aborted) throw abortError(signal, this.#path);
-      if (this.#waiting === null && !blockingInFlight) this.#startBlockingWait();
+      if (this.#waiting === null) this.#startBlockingWait();
       if (this.#waiting !== null) {
         this.#wanted = true;
+        this.#refWait?.(true);
         const granted = await untilDeadline(this.#waiting, deadline, signal);
         if (granted) {
           this.#held = true;
           return;
         }
         this.#wanted = false;
+        this.#refWait?.(false);
         throw this.#timeout(timeoutMs, signal);
       }
       const left = deadline - Date.now();
@@ -103,15 +104,19 @@ export class FileLock {
   closeWhenSettled(closeFd: () => Promise<void>): Promise<void> {
     if (this.#waiting === null) return closeFd();
     this.#wanted = false;
+    this.#refWait?.(false);
     this.#waiting.then(closeFd, closeFd).catch(() => {});
     return Promise.resolve();
   }
 
+  /** Starts a blocking flock, unless this process (any thread) has one waiting already. */
   #startBlockingWait(): void {
-    blockingInFlight = true;
-    const wait = io.lockWait(this.#fd).finally(() => {
-      blockingInFlight = false;
+    const started = io.lockWait(this.#fd);
+    if (started === null) return;
+    this.#refWait = started.ref?.bind(started) ?? null;
+    const wait = started.finally(() => {
       this.#waiting = null;
+      this.#refWait = null;
     });
     this.#waiting = wait;
     // A grant nobody waits for any more is given back at once, so peers are not blocked by it.
