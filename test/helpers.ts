@@ -167,7 +167,7 @@ export async function replaceLikeCompactor(file: string, beforeRename?: () => Pr
   const dfd = fs.openSync(path.dirname(file), 'r');
   fs.fsyncSync(dfd);
   fs.closeSync(dfd);
-  fsExt.flockSync(oldFd, 'un');
+  flockAddon().unlock(oldFd);
   return oldFd;
 }
 
