@@ -47,6 +47,33 @@ export async function run(args) {
     const f = median(us['fs-ext']);
     rows.push([name, a.toFixed(2), f.toFixed(2), (f / a).toFixed(2)]);
   }
+  // A blocked wait handed the lock: from the holder's unlock to the waiter's callback, both in
+  // this process (the addon's own thread and thread-safe function, against fs-ext's threadpool work).
+  const waits = { addon: [], 'fs-ext': [] };
+  const grant = {
+    addon: () => addon.lockWait(fd),
+    'fs-ext': () => new Promise((res, rej) => fsExt.flock(fd, 'ex', (e) => (e ? rej(e) : res()))),
+  };
+  for (let r = 0; r < args.rounds; r++) {
+    for (const who of ['addon', 'fs-ext']) {
+      const each = [];
+      for (let k = 0; k < 200; k++) {
+        addon.tryLock(other, false);
+        const granted = grant[who]();
+        // Let the wait reach flock(2) before the lock is let go.
+        await new Promise((res) => setTimeout(res, 1));
+        const t0 = process.hrtime.bigint();
+        addon.unlock(other);
+        await granted;
+        each.push(Number(process.hrtime.bigint() - t0) / 1e3);
+        addon.unlock(fd);
+      }
+      waits[who].push(median(each));
+    }
+  }
+  const a = median(waits.addon);
+  const f = median(waits['fs-ext']);
+  rows.push(['blocked wait, unlock to grant', a.toFixed(1), f.toFixed(1), (f / a).toFixed(2)]);
   fs.closeSync(fd);
   fs.closeSync(other);
   fs.rmSync(dir, { recursive: true, force: true });
