@@ -5,7 +5,7 @@
  */
 import type { Writable } from 'node:stream';
 import { ErrorCode, JournalError, ioError, typed } from '../errors.js';
-import { encodeBatch, prepareRecord, recordSizeBound, type PendingRecord } from '../format/batch.js';
+import { BatchEncoder, prepareRecord, recordSizeBound, type PendingRecord } from '../format/batch.js';
 import { newHeader } from '../format/header.js';
 import { encodeSeal } from '../format/seal.js';
 import { syncDirOf, writeAll } from '../fs/durable.js';
@@ -61,6 +61,7 @@ export class Journal<T = unknown> {
   readonly #opts: JournalSettings;
   readonly #file: WriterFile;
   readonly #queue: AppendQueue;
+  readonly #encoder = new BatchEncoder();
   /** What open cut as a torn tail. */
   #recovered: RecoveredTail | null = null;
   /** When the last batch was written, and the timer that seals once the writer has been idle (IDLE_SEAL_MS). */
@@ -337,7 +338,6 @@ export class Journal<T = unknown> {
     }
     let start: number;
     let firstSeq: number;
-    let offsets: number[];
     let end: number;
     // Held since this writer's last batch: nobody else can have touched the file since.
     const leased = file.lock.held;
@@ -364,13 +364,12 @@ export class Journal<T = unknown> {
         if (r.ts < ts) r.ts = ts;
         else ts = r.ts;
       }
-      const enc = encodeBatch(records, firstSeq, file.synced);
+      const bytes = this.#encoder.encode(records, firstSeq, file.synced);
       start = file.end;
       killPoint('before-write');
-      await this.#write(enc.bytes, start);
+      await this.#write(bytes, start);
       killPoint('after-write');
-      offsets = enc.offsets;
-      end = start + enc.bytes.length;
+      end = start + bytes.length;
       file.appended(end, records[records.length - 1]!.seq ?? firstSeq + records.length - 1, ts, records[0]!.ts);
     } catch (err) {
       this.#unlock();
@@ -400,6 +399,8 @@ export class Journal<T = unknown> {
       if (this.#opts.durability === 'interval') this.#scheduleSync();
     }
     killPoint('before-ack');
+    // The encoder's offsets are this batch's until the next batch is encoded, after this one is acknowledged.
+    const offsets = this.#encoder.offsets;
     let k = 0;
     for (const e of batch) {
       if (e.record !== null) {
