@@ -367,7 +367,8 @@ export class Journal<T = unknown> {
       const bytes = this.#encoder.encode(records, firstSeq, file.synced);
       start = file.end;
       killPoint('before-write');
-      await this.#write(bytes, start);
+      const writing = this.#write(bytes, start);
+      if (writing !== undefined) await writing;
       killPoint('after-write');
       end = start + bytes.length;
       file.appended(end, records[records.length - 1]!.seq ?? firstSeq + records.length - 1, ts, records[0]!.ts);
@@ -489,20 +490,42 @@ export class Journal<T = unknown> {
     }
   }
 
-  /** Writes a whole batch at `pos`; on failure removes what part of it reached the file, if it can. */
-  async #write(buf: Buffer, pos: number): Promise<void> {
-    const fd = this.#file.fd;
+  /**
+   * Writes a whole batch at `pos`; on failure removes what part of it reached the file, if it can.
+   * A batch that one synchronous write takes whole returns undefined, not a promise: an append
+   * awaited on its own would otherwise pay for two promises and their turns of the microtask queue.
+   */
+  #write(buf: Buffer, pos: number): Promise<void> | undefined {
+    let done = 0;
+    if (buf.length <= SYNC_WRITE_MAX && !killPointsArmed) {
+      try {
+        done = io.writeSync(this.#file.fd, buf, 0, buf.length, pos);
+      } catch (err) {
+        return this.#cutPartial(pos, ioError('cannot write', this.path, err, ErrorCode.WRITE_FAILED));
+      }
+      if (done === buf.length) return undefined;
+    }
+    return this.#writeRest(buf, pos, done);
+  }
+
+  /** Writes `buf` from `done` on, looping over short writes. */
+  async #writeRest(buf: Buffer, pos: number, done: number): Promise<void> {
+    const rest = done === 0 ? buf : buf.subarray(done);
     try {
-      await writeAll(fd, buf, pos, this.path, {
+      await writeAll(this.#file.fd, rest, pos + done, this.path, {
         syncBelow: SYNC_WRITE_MAX,
         // With kill points armed, the batch goes in two writes so a crash can land between them.
-        ...(killPointsArmed && buf.length > 1 ? { firstPiece: buf.length >> 1, afterWrite: (n: number) => n < buf.length && killPoint('mid-write') } : {}),
+        ...(killPointsArmed && rest.length > 1 ? { firstPiece: rest.length >> 1, afterWrite: (n: number) => n < rest.length && killPoint('mid-write') } : {}),
       });
     } catch (err) {
-      // Without its commit line the partial batch is a torn tail anyway; cutting it now is tidier.
-      await io.ftruncate(fd, pos).catch(() => {});
-      throw err;
+      return this.#cutPartial(pos, err);
     }
+  }
+
+  /** Without its commit line the partial batch is a torn tail anyway; cutting it now is tidier. */
+  async #cutPartial(pos: number, err: unknown): Promise<never> {
+    await io.ftruncate(this.#file.fd, pos).catch(() => {});
+    throw err;
   }
 
   /** Releases the writers' lock, returning a failure instead of throwing it: the batch must still be settled. */
