@@ -38,6 +38,8 @@ class Proc {
     this.kind = kind;
     this.killedByUs = false;
     this.armed = Boolean(env.JSONL_JOURNAL_KILL_POINT);
+    /** Never killed by the harness: it dies at its own kill point. */
+    this.spared = false;
     this.born = Date.now();
     this.proc = spawn(process.execPath, [path.join(PROCS, `${kind}.mjs`), ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -103,14 +105,18 @@ export async function run({ seed, kills = 100, seconds = Infinity, writers = 3, 
   let incarnation = 0;
   const start = (kind, slot) => {
     const points = KILL_POINTS[kind];
-    // The first writer always dies with half a batch written, so every run has a torn tail to cut.
-    const point = incarnation === 0 ? 'mid-write' : points.length > 0 && rnd.chance(0.5) ? rnd.pick(points) : null;
-    const env = point === null ? {} : { JSONL_JOURNAL_KILL_POINT: `${point}:${1 + rnd.int(kind === 'writer' ? 40 : 3)}` };
+    // The first writer always dies with half of its first batch written, and the harness never
+    // kills it first, however slow the machine: every run has a torn tail to cut.
+    const first = incarnation === 0;
+    const point = first ? 'mid-write' : points.length > 0 && rnd.chance(0.5) ? rnd.pick(points) : null;
+    const env = point === null ? {} : { JSONL_JOURNAL_KILL_POINT: `${point}:${first ? 1 : 1 + rnd.int(kind === 'writer' ? 40 : 3)}` };
     // The last writer appends without fsyncs, keeping the writers' lock from batch to batch.
     if (kind === 'writer' && slot === writers - 1 && writers > 1) env.TORTURE_DURABILITY = 'unsafe-nosync';
     const name = `${kind[0]}${slot}i${incarnation++}`;
     const args = kind === 'writer' ? [file, name, String(2 + rnd.int(6)), ...(planted ? [planted] : [])] : kind === 'compactor' ? [file] : [file, out];
-    return new Proc(kind, args, env, acks, cuts);
+    const proc = new Proc(kind, args, env, acks, cuts);
+    proc.spared = first;
+    return proc;
   };
   const procs = [
     ...Array.from({ length: writers }, (_, i) => ({ kind: 'writer', slot: i })),
@@ -134,7 +140,7 @@ export async function run({ seed, kills = 100, seconds = Infinity, writers = 3, 
       const victim = rnd.chance(0.7) ? procs[rnd.int(writers)] : procs[writers + rnd.int(2)];
       // An armed process is given time to reach its kill point: a harness kill first would leave
       // the named moments (half a batch written, say) to chance, and on a slow machine unvisited.
-      if (victim.proc.armed && Date.now() - victim.proc.born < ARMED_GRACE_MS) continue;
+      if (victim.proc.spared || (victim.proc.armed && Date.now() - victim.proc.born < ARMED_GRACE_MS)) continue;
       await victim.proc.ready;
       const { signal, code } = await victim.proc.kill();
       if (signal === 'SIGKILL') stats.states++;
