@@ -403,15 +403,15 @@ describe('SIGKILL', () => {
           await sleep(Math.random() * Math.min(100, TOTAL / (2 * KILLS) / perMs));
           await c.kill('SIGKILL');
           const ms = performance.now() - t0;
-          if (ms >= 5) perMs = Math.max(1, ((ackedIn(report).at(-1) ?? first) - first) / ms);
+          if (ms >= 5) perMs = Math.max(1, (Math.max(first, ...ackedIn(report)) - first) / ms);
           expect(c.lines).not.toContain('done');
         } else {
           expect((await c.exited).code, c.stderr).toBe(0);
         }
         const reported = ackedIn(report);
-        // Flushes call back in the order they were called.
-        expect(reported).toEqual([...reported].sort((a, b) => a - b));
-        const acked = reported.at(-1) ?? 0;
+        // The destination calls flushes back in the order of the calls (thread-stream may not).
+        if (mode === 'destination') expect(reported).toEqual([...reported].sort((a, b) => a - b));
+        const acked = Math.max(0, ...reported);
         const got = await texts(file, next);
         // The journal holds exactly the lines 1..end: this run's lines after the last run's, none twice, none out of order.
         const wrong = got.map((t, i) => (t === lineOf(next + i) ? null : { line: next + i, t })).filter((x) => x !== null);
