@@ -16,6 +16,7 @@ const SECTIONS = {
   time: () => import('./time.mjs'),
   ship: () => import('./ship.mjs'),
   'import-export': () => import('./import-export.mjs'),
+  pino: () => import('./pino.mjs'),
 };
 
 const args = parseArgs(process.argv.slice(2));

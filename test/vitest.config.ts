@@ -10,6 +10,7 @@ export default defineConfig({
     // tests that import src/ directly, not the built copy in dist/.
     alias: [
       { find: /^jsonl-journal\/nats$/, replacement: src('nats/index.ts') },
+      { find: /^jsonl-journal\/pino$/, replacement: src('pino/index.ts') },
       { find: /^jsonl-journal\/read$/, replacement: src('read/index.ts') },
       { find: /^jsonl-journal$/, replacement: src('index.ts') },
     ],
