@@ -2,9 +2,8 @@
 // bounded backpressure, failures that reach the caller, what process.exit() keeps, the package as
 // a pino transport, and SIGKILLs in the middle of logging.
 //
-// Transports run in child processes: a transport's worker thread loads the lock addon, which must
-// not be loaded by two threads of one process (docs/api.md, "Threads"), and this process loads it
-// for the destinations it opens itself.
+// Transports run in child processes, where pino's exit hooks and a SIGKILL behave as in a user's
+// program; one of them also opens the journal on its main thread, beside the transport's worker.
 import { once } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -359,7 +358,7 @@ describe('as a pino transport', () => {
   });
 });
 
-describe('pino transport [needs thread-safe lock]', () => {
+describe('pino transport beside other writers', () => {
   it('a transport in a worker beside a journal opened on the main thread', async () => {
     const file = tmpJournal();
     const c = new Child('pino-beside-journal.mjs', [file]);
