@@ -43,9 +43,9 @@ export class UiProcess {
     this.exited = exited;
   }
 
-  /** Starts `journal ui <file> --port 0 ...args` and waits for the URL it prints. */
-  static start(file: string, args: string[] = []): Promise<UiProcess> {
-    const proc = spawn(process.execPath, [JOURNAL_BIN, 'ui', file, '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+  /** Starts `journal ui <file> --port 0 ...args` (in directory `cwd`) and waits for the URL it prints. */
+  static start(file: string, args: string[] = [], cwd?: string): Promise<UiProcess> {
+    const proc = spawn(process.execPath, [JOURNAL_BIN, 'ui', file, '--port', '0', ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
     const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
     let stderr = '';
     proc.stderr!.on('data', (d) => (stderr += d));

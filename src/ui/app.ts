@@ -9,18 +9,18 @@ import { Assets } from './assets.js';
 import { BadRequest, failureOf } from './failure.js';
 import { filterOf } from './filter.js';
 import { guard, type GuardOptions } from './guard.js';
-import { after, atTime, overview, record, records, search } from './queries.js';
+import { after, atTime, record, records, search, type Overview } from './queries.js';
 import { histogramEvents, tailEvents, verifyEvents } from './streams.js';
 
 /** Records per list request at most. */
 const MAX_PAGE = 500;
 
-export function consoleApp(file: string, access: GuardOptions): Hono {
+export function consoleApp(file: string, access: GuardOptions, overview: () => Promise<Overview>): Hono {
   const app = new Hono();
   const assets = new Assets();
   app.use('*', guard(access));
 
-  app.get('/api/overview', async (c) => c.json(await overview(file)));
+  app.get('/api/overview', async (c) => c.json(await overview()));
   app.get('/api/records', async (c) => {
     const q = query(c);
     const limit = int(q, 'limit', { min: 1, max: MAX_PAGE }) ?? 100;

@@ -85,6 +85,29 @@ async function lastRecord(file: string): Promise<RecordView | null> {
   return best;
 }
 
+/**
+ * The overview, read again only when the file changed (another inode, size or modification time):
+ * a page opened on a journal nobody is appending to gets it at once.
+ */
+export function overviews(file: string): () => Promise<Overview> {
+  let last: { key: string; value: Promise<Overview> } | null = null;
+  return async () => {
+    const st = await fs.stat(file).catch(() => null);
+    // Gone, or not to be looked at: the reads say why, as the journal's own error.
+    if (st === null) return overview(file);
+    const key = `${st.ino}:${st.size}:${st.mtimeMs}`;
+    if (last?.key !== key) {
+      const value = overview(file);
+      last = { key, value };
+      // A failure is not kept: the next page asks again.
+      value.catch(() => {
+        if (last?.value === value) last = null;
+      });
+    }
+    return last.value;
+  };
+}
+
 async function firstOf(file: string, opts: Parameters<typeof readJournal>[1]): Promise<RecordView | null> {
   for await (const r of readJournal(file, { ...opts, data: 'text', corrupt: 'skip' })) return view(r);
   return null;

@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { createAdaptorServer } from '@hono/node-server';
 import { consoleApp } from './app.js';
 import { allowedHosts, newToken } from './guard.js';
+import { overviews } from './queries.js';
 
 export interface UiOptions {
   /** 0: any free port. */
@@ -27,6 +28,10 @@ export interface UiServer {
 }
 
 export async function startUi(file: string, opts: UiOptions): Promise<UiServer> {
+  // A file that is not a journal fails here, before anything listens; and the first page gets
+  // its first screen from what this read.
+  const overview = overviews(file);
+  await overview();
   const token = newToken();
   let port = opts.port;
   for (let tries = opts.morePorts ?? 0; ; tries--, port++) {
@@ -40,7 +45,7 @@ export async function startUi(file: string, opts: UiOptions): Promise<UiServer> 
       throw err;
     }
     const bound = (server.address() as AddressInfo).port;
-    const app = consoleApp(file, { token, port: bound, names: allowedHosts(opts.host) });
+    const app = consoleApp(file, { token, port: bound, names: allowedHosts(opts.host) }, overview);
     fetch = (req) => app.fetch(req);
     const shown = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
     return {

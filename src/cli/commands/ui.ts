@@ -1,6 +1,5 @@
 /** journal ui <file> [--port N] [--host H] [--open]: a local web console that shows a journal, live. */
 import { spawn } from 'node:child_process';
-import { journalInfo } from 'jsonl-journal/read';
 import { interruption, onePath, report, type Command } from '../command.js';
 import { bold, Exit, UsageError, yellow } from '../term.js';
 
@@ -37,9 +36,8 @@ the port taken or not allowed); 64 usage error.`,
     if (typeof host !== 'string' || host === '') throw new UsageError('--host takes an address or a host name');
     const stop = interruption();
     try {
-      // A missing file or one that is not a journal is said now, not on a page.
-      await journalInfo(file);
-      // The web framework and the page are loaded only by this command.
+      // The web framework and the page are loaded only by this command. A missing file or one
+      // that is not a journal fails in startUi, before anything listens.
       const { startUi } = await import('../../ui/server.js');
       let ui;
       try {

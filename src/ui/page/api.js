@@ -6,7 +6,7 @@ export async function get(path, params = {}) {
   const q = new URLSearchParams(Object.entries(params).filter(([, v]) => v !== undefined && v !== null && v !== ''));
   let res;
   try {
-    res = await fetch(`/api/${path}?${q}`, { headers: { accept: 'application/json' } });
+    res = await fetch(`/api/${path}${q.size > 0 ? `?${q}` : ''}`);
   } catch {
     throw new Error('the console\'s server does not answer: is journal ui still running?');
   }
@@ -36,7 +36,7 @@ export function stream(path, params, on) {
   es.addEventListener('done', () => es.close());
   es.onerror = () => {
     // The browser retries by itself; a stream that cannot reconnect says so once.
-    if (es.readyState === EventSource.CLOSED) showFailure('lost the connection to the console\'s server: is journal ui still running?');
+    if (es.readyState === EventSource.CLOSED) (on.failure ?? showFailure)('lost the connection to the console\'s server: is journal ui still running?');
   };
   return () => es.close();
 }

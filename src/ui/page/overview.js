@@ -59,12 +59,17 @@ export function overviewView(state, bus) {
       if (r.damaged > r.corrupt.length) notes.append(el('li', {}, `… and ${count(r.damaged - r.corrupt.length)} more damaged lines: journal verify lists them all`));
       if (r.damaged > 0) notes.append(el('li', {}, 'journal repair rewrites the journal without them, keeping a .broken copy'));
       bus.dispatchEvent(new CustomEvent('verified', { detail: r }));
+      state.verifyEnded = true;
+      bus.dispatchEvent(new CustomEvent('verify-ended'));
+      performance.mark('verified');
     },
     failure: (message) => {
       progress.hidden = true;
       verdict.className = 'badge damaged';
       verdict.textContent = 'could not check';
       set('ov-records', message);
+      state.verifyEnded = true;
+      bus.dispatchEvent(new CustomEvent('verify-ended'));
     },
   });
 
