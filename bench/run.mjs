@@ -15,6 +15,7 @@ const SECTIONS = {
   time: () => import('./time.mjs'),
   ship: () => import('./ship.mjs'),
   'import-export': () => import('./import-export.mjs'),
+  ui: () => import('./ui.mjs'),
 };
 
 const args = parseArgs(process.argv.slice(2));
