@@ -95,6 +95,27 @@ describe('journal ui: the command and its HTTP guard', () => {
     expect(await ui.stop()).toBe(0);
   });
 
+  it('--open hands the URL, token and all, to the desktop\'s opener', async () => {
+    const { file } = await small(1);
+    const bin = path.join(path.dirname(file), 'bin');
+    fs.mkdirSync(bin);
+    const opened = path.join(path.dirname(file), 'opened.txt');
+    fs.writeFileSync(path.join(bin, 'xdg-open'), `#!/bin/sh\nprintf '%s' "$1" > ${JSON.stringify(opened)}\n`, { mode: 0o755 });
+    const saved = process.env.PATH;
+    process.env.PATH = `${bin}${path.delimiter}${saved}`;
+    let ui: UiProcess;
+    try {
+      ui = await UiProcess.start(file, ['--open']);
+    } finally {
+      process.env.PATH = saved;
+    }
+    try {
+      await expect.poll(() => fs.existsSync(opened) && fs.readFileSync(opened, 'utf8')).toBe(ui.url);
+    } finally {
+      await ui.stop();
+    }
+  });
+
   it('without its token, or with a wrong one, every URL is refused; the right token once sets a cookie, which is then enough', async () => {
     const { file } = await small(3);
     const ui = await UiProcess.start(file);
