@@ -17,6 +17,7 @@ const SECTIONS = {
   ship: () => import('./ship.mjs'),
   'import-export': () => import('./import-export.mjs'),
   pino: () => import('./pino.mjs'),
+  ui: () => import('./ui.mjs'),
 };
 
 const args = parseArgs(process.argv.slice(2));

@@ -1,6 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -35,9 +34,9 @@ function binForEveryone(uid: number): { bin: string; execPath: string } {
   const addon = 'src/native/build/Release/flock.node';
   fs.mkdirSync(path.join(dir, path.dirname(addon)), { recursive: true });
   fs.copyFileSync(path.join(ROOT, addon), path.join(dir, addon));
-  const require = createRequire(path.join(ROOT, 'package.json'));
+  // By directory, not require.resolve: packages whose exports do not list package.json (hono) cannot be resolved to it.
   for (const dep of Object.keys((JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { dependencies: object }).dependencies)) {
-    fs.cpSync(path.dirname(require.resolve(`${dep}/package.json`)), path.join(dir, 'node_modules', dep), { recursive: true });
+    fs.cpSync(path.join(ROOT, 'node_modules', dep), path.join(dir, 'node_modules', dep), { recursive: true });
   }
   const open = (p: string): void => {
     const st = fs.statSync(p);
@@ -78,7 +77,7 @@ async function journalOf(n: number, file = tmpJournal()): Promise<{ file: string
   return { file, offsets };
 }
 
-const COMMANDS = ['verify', 'repair', 'cat', 'append', 'compact', 'consumers', 'stats'];
+const COMMANDS = ['verify', 'repair', 'cat', 'append', 'compact', 'consumers', 'stats', 'ui'];
 
 describe('journal --help, --version and unknown commands', () => {
   it('--help (and -h, help) prints the usage with every command on stdout, exit 0', async () => {

@@ -31,6 +31,7 @@ const commands: Entry[] = [
   { name: 'truncate', summary: 'drop every record after a seq or a time, keeping a copy of what it drops (undo a bad deploy)', load: async () => (await import('./commands/truncate.js')).truncateCommand },
   { name: 'consumers', summary: 'list the named consumers of a journal (position, lag, activity, live); reset or delete one', load: async () => (await import('./commands/consumers.js')).consumersCommand },
   { name: 'stats', summary: 'show a journal\'s header, record count, seq range, size and last append time', load: async () => (await import('./commands/stats.js')).statsCommand },
+  { name: 'ui', summary: 'a local web console for a journal, read-only: overview, records over time, live tail, consumers', load: async () => (await import('./commands/ui.js')).uiCommand },
   { name: 'ship', summary: 'publish every record to a NATS JetStream stream and keep following (needs the NATS client)', load: async () => (await import('./commands/ship.js')).shipCommand },
   { name: 'restore', summary: 'rebuild a journal from the JetStream stream journal ship filled (needs the NATS client)', load: async () => (await import('./commands/restore.js')).restoreCommand },
 ];
