@@ -90,6 +90,16 @@ describe('damage before durable data', () => {
     expect(damage).toEqual([{ offset: offsets[49], line: 51, reason: 'checksum mismatch' }]);
   });
 
+  it("with corrupt: 'skip', last: N is the last N intact records, damage among them stepped over; without skip it throws", async () => {
+    const { file, offsets } = await journalOf(100);
+    flipByte(file, offsets[95]! + 12);
+    const damage: unknown[] = [];
+    const recs = await readAll(file, { last: 10, corrupt: 'skip', onCorrupt: (d) => damage.push(d) });
+    expect(recs.map((r) => r.seq)).toEqual([90, 91, 92, 93, 94, 95, 97, 98, 99, 100]);
+    expect(damage).toEqual([{ offset: offsets[95], line: 97, reason: 'checksum mismatch' }]);
+    await expect(readAll(file, { last: 10 })).rejects.toMatchObject({ code: ErrorCode.CORRUPT });
+  });
+
   it('open never cuts it: the bytes stay, appends go after them, and it is still reported', async () => {
     const { file, offsets } = await journalOf(100);
     flipByte(file, offsets[49]! + 20);

@@ -37,9 +37,10 @@ export interface Range {
  */
 export async function startOf(
   fd: number, path: string, header: Header, headerEnd: number, size: number, range: Range, last: number | undefined, maxLineBytes: number,
+  skipDamage = false,
 ): Promise<number> {
   if (last !== undefined) {
-    const tail = await lastRecords(fd, path, headerEnd, size, last, isVersion2(header), maxLineBytes, (r) => inRange(r, range));
+    const tail = await lastRecords(fd, path, headerEnd, size, last, isVersion2(header), maxLineBytes, (r) => inRange(r, range), skipDamage);
     if (tail === null) return size;
     range.fromSeq = Math.max(range.fromSeq, tail.firstSeq);
     range.untilSeq = Math.min(range.untilSeq, tail.lastSeq);

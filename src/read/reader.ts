@@ -198,7 +198,7 @@ export class JournalReader<T = unknown> extends RecordIterator<T> {
     const { fd, header, headerEnd } = await openJournalFile(this.path, 'r');
     this.#fd = fd;
     this.#header = header;
-    const start = await startOf(fd, this.path, header, headerEnd, io.fstatSync(fd).size, this.#range, this.#last, this.#maxLine);
+    const start = await startOf(fd, this.path, header, headerEnd, io.fstatSync(fd).size, this.#range, this.#last, this.#maxLine, this.#skip);
     const common = {
       path: this.path, from: start, firstLine: start === headerEnd ? 2 : null, midBatch: start !== headerEnd,
       seals: isVersion2(header), readAhead: true, maxLineBytes: this.#maxLine,

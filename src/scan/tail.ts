@@ -158,6 +158,7 @@ const LAST_WINDOW = 64 * 1024;
 export async function lastRecords(
   fd: number, file: string, headerEnd: number, size: number, n: number, seals: boolean, maxLineBytes: number,
   counts: (r: { seq: number; ts: number }) => boolean = () => true,
+  skipDamage = false,
 ): Promise<{ firstSeq: number; lastSeq: number } | null> {
   for (let window = LAST_WINDOW; ; window *= 4) {
     let from = headerEnd;
@@ -169,7 +170,8 @@ export async function lastRecords(
     const seqs = new Float64Array(n);
     let count = 0;
     const scan = new JournalScan(fd, {
-      path: file, from, to: size, midBatch: from !== headerEnd, seals, onCorrupt: 'throw', decode: 'marks', maxLineBytes, collect: true,
+      // Skipping damage, as a reader with corrupt: 'skip' does, the intact records around it count.
+      path: file, from, to: size, midBatch: from !== headerEnd, seals, onCorrupt: skipDamage ? 'report' : 'throw', decode: 'marks', maxLineBytes, collect: true,
     });
     try {
       while ((await scan.step()) > 0) {
