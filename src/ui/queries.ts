@@ -5,7 +5,7 @@
  * lines are stepped over: the console shows what can be read, and verify reports the damage.
  */
 import fs from 'node:fs/promises';
-import { ErrorCode, isJournalError, readJournal, type Header, type JournalRecord } from 'jsonl-journal/read';
+import { readJournal, type Header, type JournalRecord } from 'jsonl-journal/read';
 import type { Filter } from './filter.js';
 
 /** A record as the page gets it: data as the JSON text stored, cut short in lists. */
@@ -54,35 +54,9 @@ export async function overview(file: string): Promise<Overview> {
   return { file, header, bytes: size, lastSeq: Math.max(header.maxSeq, last?.seq ?? 0), first, last };
 }
 
-/**
- * The last record, read from the end. readJournal's `last` does not step over damaged lines in the
- * stretch it reads from the end (it fails with CORRUPT even with `corrupt: 'skip'`); then the last
- * record is found by seeking: seqs doubling from the first record until none is left, then
- * bisection. O(log n) seeks.
- */
-async function lastRecord(file: string): Promise<RecordView | null> {
-  try {
-    return await firstOf(file, { last: 1 });
-  } catch (err) {
-    if (!isJournalError(err, ErrorCode.CORRUPT)) throw err;
-  }
-  let best = await firstOf(file, {});
-  if (best === null) return null;
-  let step = 1;
-  for (let r; (r = await firstOf(file, { fromSeq: best.seq + step })) !== null; step *= 2) best = r;
-  let lo = best.seq + 1;
-  let hi = best.seq + step - 1;
-  while (lo <= hi) {
-    const mid = Math.floor((lo + hi) / 2);
-    const r = await firstOf(file, { fromSeq: mid });
-    if (r === null) {
-      hi = mid - 1;
-    } else {
-      best = r;
-      lo = r.seq + 1;
-    }
-  }
-  return best;
+/** The last intact record, read from the end (damage there is stepped over, as everywhere here). */
+function lastRecord(file: string): Promise<RecordView | null> {
+  return firstOf(file, { last: 1 });
 }
 
 /**
