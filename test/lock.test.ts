@@ -62,7 +62,8 @@ describe('the writers lock', () => {
 
   it('a writer that timed out gets the lock on a later append (the abandoned wait is adopted, never leaked)', async () => {
     const file = tmpJournal();
-    const j = await Journal.open(file, { lockTimeoutMs: 100 });
+    // Long enough for a grant to reach a loaded machine's event loop, short enough to time out twice.
+    const j = await Journal.open(file, { lockTimeoutMs: 500 });
     const release = holdLock(file);
     await expect(j.append('a')).rejects.toMatchObject({ code: ErrorCode.LOCK_TIMEOUT });
     await expect(j.append('b')).rejects.toMatchObject({ code: ErrorCode.LOCK_TIMEOUT });
