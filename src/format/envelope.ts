@@ -18,6 +18,13 @@ export interface Envelope {
   commit?: number;
   /** Present only on a batch's last line: a byte offset the writer knew to be durable. */
   synced?: number;
+  /**
+   * Set by decodeMarks: where the data's JSON starts and ends, in bytes from the line's start, for
+   * a line laid out the way this library writes it; -1 for any other line. A reader that parses
+   * data later finds it there without reading the envelope again.
+   */
+  dataFrom?: number;
+  dataTo?: number;
 }
 
 /** A decoded line's envelope, or (a string) the reason the line is damaged. */
@@ -31,7 +38,7 @@ export type DataMode = 'value' | 'text' | 'bigint';
 
 /** An envelope for the decoders to fill, with every field present so that its shape never changes. */
 export function newEnvelope(): Envelope {
-  return { seq: 0, ts: 0, data: undefined, commit: undefined, synced: undefined };
+  return { seq: 0, ts: 0, data: undefined, commit: undefined, synced: undefined, dataFrom: -1, dataTo: -1 };
 }
 
 /**
@@ -76,10 +83,7 @@ function decodeOwnLayout(
   if (!committed && bytes[dataEnd] !== 0x7d) return undefined;
   let data: unknown;
   try {
-    const json = text !== undefined
-      ? text.slice(i - textBase, dataEnd - textBase)
-      : utf8(bytes, i, dataEnd);
-    data = mode === 'value' ? JSON.parse(json) : mode === 'bigint' ? JSON.parse(json, exactIntegers) : (JSON.parse(json), json);
+    data = dataOf(text !== undefined ? text.slice(i - textBase, dataEnd - textBase) : utf8(bytes, i, dataEnd), mode);
   } catch {
     return undefined;
   }
@@ -91,13 +95,18 @@ function decodeOwnLayout(
   return envelopeError(out);
 }
 
+/** A record's data from its JSON text, as `mode` says; throws a SyntaxError when the text is not JSON. */
+export function dataOf(json: string, mode: DataMode): unknown {
+  return mode === 'value' ? JSON.parse(json) : mode === 'bigint' ? JSON.parse(json, exactIntegers) : (JSON.parse(json), json);
+}
+
 /**
  * The bytes `[start, end)` as a string. A reader that parses records as it hands them out decodes
  * each one on its own: Buffer's own utf8Slice skips the wrapper Buffer and the encoding dispatch of
  * toString(), which took a tenth of such a replay. It is not in Node's documentation, but every
  * Node has it; where it were missing, toString() is the same thing.
  */
-function utf8(bytes: Uint8Array, start: number, end: number): string {
+export function utf8(bytes: Uint8Array, start: number, end: number): string {
   const b = bytes as Uint8Array & { utf8Slice?: (start: number, end: number) => string };
   // A property check, not instanceof: Buffer's Symbol.hasInstance makes instanceof slow.
   if (typeof b.utf8Slice === 'function') return b.utf8Slice(start, end);
@@ -150,7 +159,10 @@ export function decodeMarks(bytes: Uint8Array, start: number, end: number, out?:
   const bad = framed ? null : frameError(bytes, start, end);
   if (bad !== null) return bad;
   const env = out ?? newEnvelope();
-  if (decodeCommonMarks(bytes, start, end, env) || decodeSeal(bytes, start, end, env)) return env;
+  if (decodeCommonMarks(bytes, start, end, env)) return env;
+  env.dataFrom = -1;
+  env.dataTo = -1;
+  if (decodeSeal(bytes, start, end, env)) return env;
   let i = start + FRAME_PREFIX;
   if (!hasAscii(bytes, i, SEQ_KEY) || (i = digits(bytes, i + SEQ_KEY.length, end)) < 0) return decodeAnyLayout(bytes, start, end, env, undefined, 0) ?? env;
   const seq = scratch;
@@ -160,12 +172,20 @@ export function decodeMarks(bytes: Uint8Array, start: number, end: number, out?:
   env.seq = seq;
   env.ts = ts;
   env.data = undefined;
-  if (commitTail(bytes, i + DATA_KEY.length, end)) {
+  const dataAt = i + DATA_KEY.length;
+  if (commitTail(bytes, dataAt, end)) {
     env.commit = tailCommit;
     env.synced = tailSynced;
+    env.dataFrom = dataAt - start;
+    env.dataTo = tailStart - start;
   } else {
     env.commit = undefined;
     env.synced = undefined;
+    // Data ends before the envelope's closing brace; without one the line is not of this layout.
+    if (bytes[end - 1] === 0x7d) {
+      env.dataFrom = dataAt - start;
+      env.dataTo = end - 1 - start;
+    }
   }
   return envelopeError(env) ?? env;
 }
@@ -204,6 +224,10 @@ function decodeCommonMarks(b: Uint8Array, start: number, end: number, env: Envel
   env.data = undefined;
   env.commit = undefined;
   env.synced = undefined;
+  // Data ends before the envelope's closing brace; without one the line is not of this layout.
+  const closed = b[end - 1] === 0x7d;
+  env.dataFrom = closed ? i + 8 - start : -1;
+  env.dataTo = closed ? end - 1 - start : -1;
   return true;
 }
 
