@@ -192,11 +192,12 @@ export function decodeMarks(bytes: Uint8Array, start: number, end: number, out?:
 
 /**
  * decodeMarks for the line every scan meets a million times: laid out as this library writes it,
- * valid seq and ts, and no commit mark. Fills `env` and returns true only where the general code
- * below would decode the line the same way; anything else (a commit mark, another layout, a value
- * out of range) returns false and is left to that code, which also says what is wrong. The keys
- * are compared byte by byte in line and the numbers parsed into locals: written with the general
- * helpers, this took twice as long, and it is the largest share of a compaction's time per line.
+ * with valid seq and ts, and a valid commit mark or none. Fills `env` and returns true only where
+ * the general code below would decode the line the same way; anything else (another layout, a
+ * value out of range, a commit mark of another form) returns false and is left to that code, which
+ * also says what is wrong. The keys are compared byte by byte in line and the numbers parsed into
+ * locals: written with the general helpers, this took twice as long, and it is the largest share of
+ * a compaction's time per line.
  */
 function decodeCommonMarks(b: Uint8Array, start: number, end: number, env: Envelope): boolean {
   let i = start + FRAME_PREFIX;
@@ -216,19 +217,48 @@ function decodeCommonMarks(b: Uint8Array, start: number, end: number, env: Envel
   if (i === tsAt || ts > Number.MAX_SAFE_INTEGER || (i - tsAt > 1 && b[tsAt] === 0x30)) return false;
   // ,"data":
   if (b[i] !== 0x2c || b[i + 1] !== 0x22 || b[i + 2] !== 0x64 || b[i + 3] !== 0x61 || b[i + 4] !== 0x74 || b[i + 5] !== 0x61 || b[i + 6] !== 0x22 || b[i + 7] !== 0x3a) return false;
-  // A commit mark ends in a digit and `}` (commitTail); a line that could hold one goes the general way.
+  const dataAt = i + 8;
+  const closed = b[end - 1] === 0x7d;
+  let dataEnd = end - 1;
+  let commit: number | undefined;
+  let synced: number | undefined;
   const last = b[end - 2]!;
-  if (b[end - 1] === 0x7d && last >= 0x30 && last <= 0x39) return false;
+  if (closed && last >= 0x30 && last <= 0x39) {
+    // A commit mark, `,"commit":K,"synced":S}`, read from the end as commitTail reads it. Every
+    // line of a batch of one has one: the general code's helpers took a tenth of such a replay.
+    let k = end - 1;
+    while (k > dataAt && end - 1 - k < 16 && b[k - 1]! >= 0x30 && b[k - 1]! <= 0x39) k--;
+    synced = intAt(b, k, end - 1);
+    k -= 10;
+    // ,"synced":
+    if (synced < 0 || k < dataAt || b[k] !== 0x2c || b[k + 1] !== 0x22 || b[k + 2] !== 0x73 || b[k + 3] !== 0x79 || b[k + 4] !== 0x6e || b[k + 5] !== 0x63
+      || b[k + 6] !== 0x65 || b[k + 7] !== 0x64 || b[k + 8] !== 0x22 || b[k + 9] !== 0x3a) return false;
+    let m = k;
+    while (m > dataAt && k - m < 16 && b[m - 1]! >= 0x30 && b[m - 1]! <= 0x39) m--;
+    commit = intAt(b, m, k);
+    m -= 10;
+    // ,"commit":
+    if (commit < 1 || m < dataAt || b[m] !== 0x2c || b[m + 1] !== 0x22 || b[m + 2] !== 0x63 || b[m + 3] !== 0x6f || b[m + 4] !== 0x6d || b[m + 5] !== 0x6d
+      || b[m + 6] !== 0x69 || b[m + 7] !== 0x74 || b[m + 8] !== 0x22 || b[m + 9] !== 0x3a) return false;
+    dataEnd = m;
+  }
   env.seq = seq;
   env.ts = ts;
   env.data = undefined;
-  env.commit = undefined;
-  env.synced = undefined;
-  // Data ends before the envelope's closing brace; without one the line is not of this layout.
-  const closed = b[end - 1] === 0x7d;
-  env.dataFrom = closed ? i + 8 - start : -1;
-  env.dataTo = closed ? end - 1 - start : -1;
+  env.commit = commit;
+  env.synced = synced;
+  // Data ends before the commit mark or the envelope's closing brace; without one the line is not of this layout.
+  env.dataFrom = closed ? dataAt - start : -1;
+  env.dataTo = closed ? dataEnd - start : -1;
   return true;
+}
+
+/** The JSON integer that is exactly `b[from, to)` (no leading zero), if a double holds it exactly; else -1. */
+function intAt(b: Uint8Array, from: number, to: number): number {
+  if (from === to || (to - from > 1 && b[from] === 0x30)) return -1;
+  let v = 0;
+  for (let k = from; k < to; k++) v = v * 10 + (b[k]! - 0x30);
+  return v <= Number.MAX_SAFE_INTEGER ? v : -1;
 }
 
 /**
