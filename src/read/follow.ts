@@ -11,7 +11,7 @@ import { dirOf, io } from '../fs/io.js';
 import { openJournalFile } from '../scan/open.js';
 import { FOLLOW_CHUNK_BYTES as CHUNK_BYTES, JournalScan } from '../scan/scan.js';
 import { seekSeq, seekTs } from '../scan/seek.js';
-import { lastRecords, vouchedEnd } from '../scan/tail.js';
+import { lastRecords } from '../scan/tail.js';
 import { msOf, positiveInt, type TimeOption } from './range.js';
 import { checkDataMode, RecordIterator, type DataMode, type JournalRecord } from './record-iterator.js';
 
@@ -47,9 +47,6 @@ export interface FollowOptions {
   data?: DataMode;
 }
 
-/** Bytes between where a follower starts and the file's end above which it catches up reading ahead. */
-const CATCH_UP_BYTES = 4 * 1024 * 1024;
-
 /** The largest single read used to take in an unfinished batch or damaged stretch whole. */
 const MAX_ONE_READ = 64 * 1024 * 1024;
 
@@ -79,11 +76,6 @@ export class Follower<T = unknown> extends RecordIterator<T> {
   #scan: JournalScan | null = null;
   /** A failure found after records that are still to be handed out: thrown by the next read. */
   #deferred: JournalError | null = null;
-  /**
-   * The scan is catching up: one pass, reading ahead, to the file's size when it was opened (or
-   * the read before that ended). Then the follower goes on the way it reads at the live end.
-   */
-  #catchUp = false;
   /** Where the current scan began, and whether that may be inside a batch. */
   #scanStart = 0;
   #scanMid = false;
@@ -160,10 +152,6 @@ export class Follower<T = unknown> extends RecordIterator<T> {
    */
   async #read(): Promise<JournalRecord[] | null> {
     if (this.#deferred !== null) throw this.#deferred;
-    while (this.#catchUp) {
-      const records = await this.#readCatchingUp();
-      if (records !== null) return records;
-    }
     for (;;) {
       const scan = this.#scan!;
       const asked = scan.chunkBytes;
@@ -208,71 +196,28 @@ export class Follower<T = unknown> extends RecordIterator<T> {
         // Caught up: back to small reads (and a small buffer) at the live end.
         this.#restartAt(scan.committedEnd, scan.lastSeq, CHUNK_BYTES);
       }
-      const records = await this.#handOut(scan, out);
-      if (records !== null) return records;
+      let i = 0;
+      while (i < out.length && (out[i]!.seq < this.#nextSeq || out[i]!.ts < this.#fromTs)) i++;
+      if (i < out.length) {
+        const records = i === 0 ? out : out.slice(i);
+        this.#fromTs = Number.NEGATIVE_INFINITY;
+        if (this.#durableOnly && scan.committedEnd > Math.max(this.#durableEnd, scan.synced)) {
+          try {
+            await io.fdatasync(this.#fd);
+          } catch (err) {
+            throw ioError('fdatasync failed on', this.path, err, ErrorCode.SYNC_FAILED);
+          }
+          this.#durableEnd = scan.committedEnd;
+        }
+        this.#nextSeq = records[records.length - 1]!.seq + 1;
+        this.#positioned = true;
+        return records;
+      }
       if (atEof) {
         this.#atEnd = stamp;
         return null;
       }
     }
-  }
-
-  /**
-   * One read of the catch-up: the records it committed at or after #nextSeq, or null. At its end the
-   * scan starts again from the end of the last batch, reading as it does at the live end. Damage
-   * is read again that way too before it is reported: between open and the catch-up reaching it, a
-   * repair may have rewritten the file in place.
-   */
-  async #readCatchingUp(): Promise<JournalRecord[] | null> {
-    const scan = this.#scan!;
-    let n: number;
-    let out: JournalRecord[];
-    try {
-      n = await scan.step();
-      out = scan.take();
-    } catch (err) {
-      if (!(err instanceof JournalError) || err.code !== ErrorCode.CORRUPT) throw err;
-      out = scan.take();
-      n = 0;
-    }
-    if (n === 0) {
-      await scan.settle();
-      this.#catchUp = false;
-      this.#scan = this.#newScan(scan.committedEnd, scan.lastSeq, this.#scanMid && scan.committedEnd === this.#scanStart);
-    }
-    return this.#handOut(scan, out);
-  }
-
-  /**
-   * The records of `out` at or after #nextSeq (and fromTs), made durable first if need be; null
-   * if there are none.
-   */
-  async #handOut(scan: JournalScan, out: JournalRecord[]): Promise<JournalRecord[] | null> {
-    let i = 0;
-    while (i < out.length && (out[i]!.seq < this.#nextSeq || out[i]!.ts < this.#fromTs)) i++;
-    if (i === out.length) return null;
-    const records = i === 0 ? out : out.slice(i);
-    this.#fromTs = Number.NEGATIVE_INFINITY;
-    if (this.#durableOnly && scan.committedEnd > Math.max(this.#durableEnd, scan.synced)) {
-      try {
-        await io.fdatasync(this.#fd);
-      } catch (err) {
-        throw ioError('fdatasync failed on', this.path, err, ErrorCode.SYNC_FAILED);
-      }
-      this.#durableEnd = scan.committedEnd;
-    }
-    this.#nextSeq = records[records.length - 1]!.seq + 1;
-    this.#positioned = true;
-    return records;
-  }
-
-  /** A scan from `from` as the follower reads at the live end, in reads it resizes and restarts. */
-  #newScan(from: number, prevSeq: number, midBatch: boolean): JournalScan {
-    this.#scanStart = from;
-    this.#scanMid = midBatch;
-    return new JournalScan(this.#fd, {
-      path: this.path, from, prevSeq, chunkBytes: CHUNK_BYTES, midBatch, seals: isVersion2(this.#header!), onCorrupt: 'throw', decode: 'data', dataMode: this.#data,
-    });
   }
 
   /** Opens the journal, or returns false if it does not exist yet. */
@@ -315,13 +260,7 @@ export class Follower<T = unknown> extends RecordIterator<T> {
     if (Number.isFinite(this.#fromTs) && isVersion2(header)) start = Math.max(start, await seekTs(fd, headerEnd, id.size, this.#fromTs, MAX_LINE_BYTES));
     this.#scanStart = start;
     this.#scanMid = start !== headerEnd;
-    // Far from the end, read ahead as readJournal does, but only bytes a commit mark vouched for as
-    // durable: a writer's recovery may cut and overwrite what follows them while the catch-up reads.
-    const to = id.size - start > CATCH_UP_BYTES ? await vouchedEnd(fd, this.path, headerEnd, id.size, MAX_LINE_BYTES) : start;
-    this.#catchUp = to - start > CATCH_UP_BYTES;
-    this.#scan = this.#catchUp
-      ? new JournalScan(fd, { path: this.path, from: start, to, readAhead: true, midBatch: this.#scanMid, seals: isVersion2(header), onCorrupt: 'throw', decode: 'data', dataMode: this.#data })
-      : this.#newScan(start, 0, this.#scanMid);
+    this.#scan = new JournalScan(fd, { path: this.path, from: start, chunkBytes: CHUNK_BYTES, midBatch: this.#scanMid, seals: isVersion2(header), onCorrupt: 'throw', decode: 'data', dataMode: this.#data });
     return true;
   }
 
@@ -391,9 +330,7 @@ export class Follower<T = unknown> extends RecordIterator<T> {
   async #closeFile(): Promise<void> {
     const fd = this.#fd;
     this.#fd = -1;
-    await this.#scan?.settle();
     this.#scan = null;
-    this.#catchUp = false;
     if (fd >= 0) await io.close(fd).catch(() => {});
   }
 

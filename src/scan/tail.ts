@@ -68,16 +68,6 @@ export async function recoverTail(fd: number, file: string, headerEnd: number, s
   return scanAppended(fd, file, lineStart, 0, size, maxLineBytes, seals, true);
 }
 
-/**
- * The offset up to which the last intact commit mark (or seal) of `[headerEnd, size)` vouches that
- * the file was durable: a writer's recovery never cuts below it, since damage there is corruption,
- * not a torn tail. headerEnd if there is none. Read backward, so the cost is the tail after that mark.
- */
-export async function vouchedEnd(fd: number, file: string, headerEnd: number, size: number, maxLineBytes: number): Promise<number> {
-  const last = await findLastCommit(fd, file, headerEnd, size, maxLineBytes);
-  return last === null ? headerEnd : Math.max(headerEnd, Math.min(last.env.synced!, last.offset));
-}
-
 interface FoundLine {
   offset: number;
   env: Envelope;
