@@ -22,7 +22,9 @@ const pending = (value: unknown, ts: number): PendingRecord => prepareRecord(val
 /** decodeLine into an envelope of the caller's own, as a copy (the reader reuses one). */
 function decode(line: Uint8Array, text?: string): DecodedLine {
   const env = newEnvelope();
-  return decodeLine(line, 0, line.length, env, text, 0) ?? { ...env };
+  // Where the data lies is decodeMarks' note for readers, not part of what a line decodes to.
+  const { dataFrom: _from, dataTo: _to, ...decoded } = env;
+  return decodeLine(line, 0, line.length, env, text, 0) ?? { ...decoded, seq: env.seq, ts: env.ts, data: env.data, commit: env.commit, synced: env.synced };
 }
 
 /** The small journal docs/format.md shows: a header, one single append, one appendMany of three. */
@@ -379,6 +381,16 @@ describe('codec', () => {
       expect(typeof light).toBe('object');
       const l = light as Exclude<typeof light, string>;
       expect([l.seq, l.ts, l.commit, l.synced]).toEqual([full.seq, full.ts, full.commit, full.synced]);
+      // A reader parses only the range decodeMarks names: where that parses, it is the line's data.
+      if (l.dataFrom! >= 0) {
+        let data: unknown = full.data;
+        try {
+          data = JSON.parse(Buffer.from(line).toString('utf8', l.dataFrom, l.dataTo));
+        } catch {
+          // Not JSON: the reader decodes the whole line instead.
+        }
+        expect(data).toEqual(full.data);
+      }
     }
     // The batch's own mark, the single-record batches', and the one foreign line ending in a mark.
     expect(commits).toBe(1 + tricky.length + 1);

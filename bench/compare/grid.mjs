@@ -16,7 +16,7 @@ export const WORKLOADS = [
   { key: 'batch', label: 'batches of 1,000', records: 1000 },
 ];
 
-/** Records per replay dataset, in each store and for each size. */
+/** Records per replay dataset, in each store and for each size, unless --replay-records says otherwise. */
 export const REPLAY_RECORDS = 200_000;
 
 const POOL = 65536;
@@ -86,21 +86,21 @@ export function appendTasks(stores, dir) {
 }
 
 /** Loads every replay store with the same records, then returns one task per size and store. */
-export async function replayTasks(replays, dir) {
+export async function replayTasks(replays, dir, records = REPLAY_RECORDS) {
   const tasks = [];
   const opened = [];
   for (const size of SIZES) {
     for (const r of replays) {
-      const reader = await r.load(fs.mkdtempSync(path.join(dir, `replay-${r.id}-`)), REPLAY_RECORDS, size.make);
+      const reader = await r.load(fs.mkdtempSync(path.join(dir, `replay-${r.id}-`)), records, size.make);
       opened.push(reader);
       tasks.push({
         name: taskName(size, 'replay', r.id),
-        records: REPLAY_RECORDS,
+        records,
         iterations: 3,
         warmup: 1,
         async fn() {
           const n = await reader.read();
-          if (n !== REPLAY_RECORDS) throw new Error(`${r.id}, ${size.label}: replay read ${n} of ${REPLAY_RECORDS} records`);
+          if (n !== records) throw new Error(`${r.id}, ${size.label}: replay read ${n} of ${records} records`);
         },
       });
     }

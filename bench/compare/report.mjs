@@ -7,7 +7,6 @@ import { barChart } from './chart.mjs';
 import { REPLAY_RECORDS, SIZES, WORKLOADS, taskName } from './grid.mjs';
 
 const PEERS = { sqlite: 'SQLite', level: 'classic-level', redis: 'Redis', sonic: 'sonic-boom', raw: 'the raw loops' };
-const REPLAY = { key: 'replay', label: `replay of ${REPLAY_RECORDS.toLocaleString('en-US')} records` };
 
 const TARGETS = [
   { workload: 'concurrent', id: 'redis', min: 2.5, what: '256 producers, durable: ÷ Redis AOF always, XADD from 256 connections' },
@@ -27,7 +26,8 @@ const round2 = (x) => Math.round(x * 100) / 100;
  * `results` is what rounds() returned; `stores` and `replays` are the ones that ran. Returns the
  * markdown for docs/benchmarks.md and the SVG for docs/compare.svg.
  */
-export function report(results, { stores, replays, notes, where, rounds }) {
+export function report(results, { stores, replays, notes, where, rounds, replayRecords = REPLAY_RECORDS }) {
+  const REPLAY = { key: 'replay', label: `replay of ${replayRecords.toLocaleString('en-US')} records` };
   const rates = (name) => results.get(name)?.rates;
   const ratio = (a, b) => median(rates(a).map((x, i) => x / rates(b)[i]));
   const reference = (store) => (store.mode === 'nosync' ? 'journal-nosync' : 'journal');

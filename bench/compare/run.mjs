@@ -1,9 +1,10 @@
-// npm run bench:compare [-- --rounds N] [--time MS] [--only NAME]... [--write]
+// npm run bench:compare [-- --rounds N] [--time MS] [--only NAME]... [--replay-records N] [--write]
 // jsonl-journal against the stores people use instead, in one process, interleaved round by round
 // so that drift of the machine hits every store alike. Prints the report; --write also puts it into
 // docs/benchmarks.md (section "compare") and the chart into docs/compare.svg.
 // --only NAME (repeatable) keeps jsonl-journal and the named peers or parts: sqlite, level, redis,
-// sonic, raw; append, replay.
+// sonic, raw; append, replay. --replay-records N replays N records instead of 200,000 (the raw
+// loop reads a whole file into one string, which V8 caps at 512 MB: leave it out for 1,000,000 ~1 KB records).
 import fs from 'node:fs';
 import path from 'node:path';
 import { ROOT, machine, rounds, scratchDir, writeSection } from '../lib.mjs';
@@ -21,21 +22,23 @@ const PEERS = ['sqlite', 'level', 'redis', 'sonic', 'raw'];
 const PARTS = ['append', 'replay'];
 
 function parseArgs(argv) {
-  const args = { rounds: 5, time: 1000, write: false, only: [] };
+  const args = { rounds: 5, time: 1000, write: false, only: [], replayRecords: undefined };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--rounds') args.rounds = Number(argv[++i]);
     else if (a === '--time') args.time = Number(argv[++i]);
     else if (a === '--write') args.write = true;
     else if (a === '--only') args.only.push(argv[++i]);
-    else throw new Error(`unknown argument ${a}; use --rounds N, --time MS, --only NAME, --write`);
+    else if (a === '--replay-records') args.replayRecords = Number(argv[++i]);
+    else throw new Error(`unknown argument ${a}; use --rounds N, --time MS, --only NAME, --replay-records N, --write`);
   }
   if (!(args.rounds >= 1) || !(args.time > 0)) throw new Error('--rounds and --time take positive numbers');
   for (const name of args.only) {
     if (![...PEERS, ...PARTS].includes(name)) throw new Error(`--only ${name}: not one of ${[...PEERS, ...PARTS].join(', ')}`);
   }
   // The docs hold the whole comparison or nothing: a partial run would leave out rows silently.
-  if (args.write && args.only.length > 0) throw new Error('--write needs the whole comparison; drop --only');
+  if (args.write && (args.only.length > 0 || args.replayRecords !== undefined)) throw new Error('--write needs the whole comparison as documented; drop --only and --replay-records');
+  if (args.replayRecords !== undefined && !(Number.isSafeInteger(args.replayRecords) && args.replayRecords > 0)) throw new Error('--replay-records takes a positive integer');
   return args;
 }
 
@@ -75,7 +78,7 @@ try {
   const tasks = part('append') ? appendTasks(stores, dir) : [];
   if (part('replay')) {
     console.error('Loading the replay data sets ...');
-    replay = await replayTasks(replays, dir);
+    replay = await replayTasks(replays, dir, args.replayRecords);
     tasks.push(...replay.tasks);
   }
   notes.push(versions({ redis: redis?.version }));
@@ -98,6 +101,7 @@ try {
     notes,
     where,
     rounds: args.rounds,
+    ...(args.replayRecords !== undefined ? { replayRecords: args.replayRecords } : {}),
   });
   console.log(markdown);
   if (args.write) {

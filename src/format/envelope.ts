@@ -18,6 +18,13 @@ export interface Envelope {
   commit?: number;
   /** Present only on a batch's last line: a byte offset the writer knew to be durable. */
   synced?: number;
+  /**
+   * Set by decodeMarks: where the data's JSON starts and ends, in bytes from the line's start, for
+   * a line laid out the way this library writes it; -1 for any other line. A reader that parses
+   * data later finds it there without reading the envelope again.
+   */
+  dataFrom?: number;
+  dataTo?: number;
 }
 
 /** A decoded line's envelope, or (a string) the reason the line is damaged. */
@@ -31,7 +38,7 @@ export type DataMode = 'value' | 'text' | 'bigint';
 
 /** An envelope for the decoders to fill, with every field present so that its shape never changes. */
 export function newEnvelope(): Envelope {
-  return { seq: 0, ts: 0, data: undefined, commit: undefined, synced: undefined };
+  return { seq: 0, ts: 0, data: undefined, commit: undefined, synced: undefined, dataFrom: -1, dataTo: -1 };
 }
 
 /**
@@ -76,10 +83,7 @@ function decodeOwnLayout(
   if (!committed && bytes[dataEnd] !== 0x7d) return undefined;
   let data: unknown;
   try {
-    const json = text !== undefined
-      ? text.slice(i - textBase, dataEnd - textBase)
-      : utf8(bytes, i, dataEnd);
-    data = mode === 'value' ? JSON.parse(json) : mode === 'bigint' ? JSON.parse(json, exactIntegers) : (JSON.parse(json), json);
+    data = dataOf(text !== undefined ? text.slice(i - textBase, dataEnd - textBase) : utf8(bytes, i, dataEnd), mode);
   } catch {
     return undefined;
   }
@@ -91,13 +95,18 @@ function decodeOwnLayout(
   return envelopeError(out);
 }
 
+/** A record's data from its JSON text, as `mode` says; throws a SyntaxError when the text is not JSON. */
+export function dataOf(json: string, mode: DataMode): unknown {
+  return mode === 'value' ? JSON.parse(json) : mode === 'bigint' ? JSON.parse(json, exactIntegers) : (JSON.parse(json), json);
+}
+
 /**
  * The bytes `[start, end)` as a string. A reader that parses records as it hands them out decodes
  * each one on its own: Buffer's own utf8Slice skips the wrapper Buffer and the encoding dispatch of
  * toString(), which took a tenth of such a replay. It is not in Node's documentation, but every
  * Node has it; where it were missing, toString() is the same thing.
  */
-function utf8(bytes: Uint8Array, start: number, end: number): string {
+export function utf8(bytes: Uint8Array, start: number, end: number): string {
   const b = bytes as Uint8Array & { utf8Slice?: (start: number, end: number) => string };
   // A property check, not instanceof: Buffer's Symbol.hasInstance makes instanceof slow.
   if (typeof b.utf8Slice === 'function') return b.utf8Slice(start, end);
@@ -150,7 +159,10 @@ export function decodeMarks(bytes: Uint8Array, start: number, end: number, out?:
   const bad = framed ? null : frameError(bytes, start, end);
   if (bad !== null) return bad;
   const env = out ?? newEnvelope();
-  if (decodeCommonMarks(bytes, start, end, env) || decodeSeal(bytes, start, end, env)) return env;
+  if (decodeCommonMarks(bytes, start, end, env)) return env;
+  env.dataFrom = -1;
+  env.dataTo = -1;
+  if (decodeSeal(bytes, start, end, env)) return env;
   let i = start + FRAME_PREFIX;
   if (!hasAscii(bytes, i, SEQ_KEY) || (i = digits(bytes, i + SEQ_KEY.length, end)) < 0) return decodeAnyLayout(bytes, start, end, env, undefined, 0) ?? env;
   const seq = scratch;
@@ -160,23 +172,32 @@ export function decodeMarks(bytes: Uint8Array, start: number, end: number, out?:
   env.seq = seq;
   env.ts = ts;
   env.data = undefined;
-  if (commitTail(bytes, i + DATA_KEY.length, end)) {
+  const dataAt = i + DATA_KEY.length;
+  if (commitTail(bytes, dataAt, end)) {
     env.commit = tailCommit;
     env.synced = tailSynced;
+    env.dataFrom = dataAt - start;
+    env.dataTo = tailStart - start;
   } else {
     env.commit = undefined;
     env.synced = undefined;
+    // Data ends before the envelope's closing brace; without one the line is not of this layout.
+    if (bytes[end - 1] === 0x7d) {
+      env.dataFrom = dataAt - start;
+      env.dataTo = end - 1 - start;
+    }
   }
   return envelopeError(env) ?? env;
 }
 
 /**
  * decodeMarks for the line every scan meets a million times: laid out as this library writes it,
- * valid seq and ts, and no commit mark. Fills `env` and returns true only where the general code
- * below would decode the line the same way; anything else (a commit mark, another layout, a value
- * out of range) returns false and is left to that code, which also says what is wrong. The keys
- * are compared byte by byte in line and the numbers parsed into locals: written with the general
- * helpers, this took twice as long, and it is the largest share of a compaction's time per line.
+ * with valid seq and ts, and a valid commit mark or none. Fills `env` and returns true only where
+ * the general code below would decode the line the same way; anything else (another layout, a
+ * value out of range, a commit mark of another form) returns false and is left to that code, which
+ * also says what is wrong. The keys are compared byte by byte in line and the numbers parsed into
+ * locals: written with the general helpers, this took twice as long, and it is the largest share of
+ * a compaction's time per line.
  */
 function decodeCommonMarks(b: Uint8Array, start: number, end: number, env: Envelope): boolean {
   let i = start + FRAME_PREFIX;
@@ -196,15 +217,48 @@ function decodeCommonMarks(b: Uint8Array, start: number, end: number, env: Envel
   if (i === tsAt || ts > Number.MAX_SAFE_INTEGER || (i - tsAt > 1 && b[tsAt] === 0x30)) return false;
   // ,"data":
   if (b[i] !== 0x2c || b[i + 1] !== 0x22 || b[i + 2] !== 0x64 || b[i + 3] !== 0x61 || b[i + 4] !== 0x74 || b[i + 5] !== 0x61 || b[i + 6] !== 0x22 || b[i + 7] !== 0x3a) return false;
-  // A commit mark ends in a digit and `}` (commitTail); a line that could hold one goes the general way.
+  const dataAt = i + 8;
+  const closed = b[end - 1] === 0x7d;
+  let dataEnd = end - 1;
+  let commit: number | undefined;
+  let synced: number | undefined;
   const last = b[end - 2]!;
-  if (b[end - 1] === 0x7d && last >= 0x30 && last <= 0x39) return false;
+  if (closed && last >= 0x30 && last <= 0x39) {
+    // A commit mark, `,"commit":K,"synced":S}`, read from the end as commitTail reads it. Every
+    // line of a batch of one has one: the general code's helpers took a tenth of such a replay.
+    let k = end - 1;
+    while (k > dataAt && end - 1 - k < 16 && b[k - 1]! >= 0x30 && b[k - 1]! <= 0x39) k--;
+    synced = intAt(b, k, end - 1);
+    k -= 10;
+    // ,"synced":
+    if (synced < 0 || k < dataAt || b[k] !== 0x2c || b[k + 1] !== 0x22 || b[k + 2] !== 0x73 || b[k + 3] !== 0x79 || b[k + 4] !== 0x6e || b[k + 5] !== 0x63
+      || b[k + 6] !== 0x65 || b[k + 7] !== 0x64 || b[k + 8] !== 0x22 || b[k + 9] !== 0x3a) return false;
+    let m = k;
+    while (m > dataAt && k - m < 16 && b[m - 1]! >= 0x30 && b[m - 1]! <= 0x39) m--;
+    commit = intAt(b, m, k);
+    m -= 10;
+    // ,"commit":
+    if (commit < 1 || m < dataAt || b[m] !== 0x2c || b[m + 1] !== 0x22 || b[m + 2] !== 0x63 || b[m + 3] !== 0x6f || b[m + 4] !== 0x6d || b[m + 5] !== 0x6d
+      || b[m + 6] !== 0x69 || b[m + 7] !== 0x74 || b[m + 8] !== 0x22 || b[m + 9] !== 0x3a) return false;
+    dataEnd = m;
+  }
   env.seq = seq;
   env.ts = ts;
   env.data = undefined;
-  env.commit = undefined;
-  env.synced = undefined;
+  env.commit = commit;
+  env.synced = synced;
+  // Data ends before the commit mark or the envelope's closing brace; without one the line is not of this layout.
+  env.dataFrom = closed ? dataAt - start : -1;
+  env.dataTo = closed ? dataEnd - start : -1;
   return true;
+}
+
+/** The JSON integer that is exactly `b[from, to)` (no leading zero), if a double holds it exactly; else -1. */
+function intAt(b: Uint8Array, from: number, to: number): number {
+  if (from === to || (to - from > 1 && b[from] === 0x30)) return -1;
+  let v = 0;
+  for (let k = from; k < to; k++) v = v * 10 + (b[k]! - 0x30);
+  return v <= Number.MAX_SAFE_INTEGER ? v : -1;
 }
 
 /**

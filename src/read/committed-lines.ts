@@ -1,35 +1,23 @@
 /**
- * The bytes of committed batches, kept for a reader to decode one record at a time as it hands
- * them out. Records are parsed only when the caller asks for them, so none waits parsed on the
- * heap: not the records of a batch whose commit mark is still to come, nor those of a chunk not yet
- * handed out. Objects that outlive a young-generation collection make V8 grow the young
+ * The committed records of a scan, kept as byte ranges for a reader to parse one at a time as it
+ * hands them out. Records are parsed only when the caller asks for them, so none waits parsed on
+ * the heap: not the records of a batch whose commit mark is still to come, nor those of a chunk not
+ * yet handed out. Objects that outlive a young-generation collection make V8 grow the young
  * generation, which on Node 22 and later may reach 64 MB per semi-space: a reader that kept a large
  * batch parsed until its commit doubled its RSS that way.
  *
- * The scan runs in 'marks' mode and reports each committed batch (commit) and the end of each chunk
- * (fed). A batch inside the chunk just read is decoded from the scan's buffer, which holds until
- * the next read. The uncommitted bytes at a chunk's end are copied aside (the spill): they will be
- * gone from the buffer by the time their commit mark is read.
+ * The scan runs in 'marks' mode and reports each record line as it meets it (record: its seq, ts
+ * and where its data's JSON lies, which the marks pass read anyway), each committed batch (commit)
+ * and the end of each chunk (fed). A record in the chunk just read is parsed from the scan's buffer,
+ * which holds until the next read. The uncommitted bytes at a chunk's end are copied aside (the
+ * spill): they will be gone from the buffer by the time their commit mark is read.
  */
 import { isAscii } from 'node:buffer';
 import { ErrorCode, JournalError } from '../errors.js';
-import { decodeLine, newEnvelope, type DataMode } from '../format/envelope.js';
+import { dataOf, decodeLine, newEnvelope, utf8, type DataMode, type Envelope } from '../format/envelope.js';
 import { LF } from '../format/frame.js';
 import { runEndOf } from '../scan/feeder.js';
 import type { JournalRecord } from './record-iterator.js';
-
-/** Committed lines: `buf`, the file's bytes from offset `at`. */
-interface Segment {
-  buf: Buffer;
-  at: number;
-}
-
-/** One of the two buffers batches are spilled into; a segment may point into it until the next chunk. */
-interface Spill {
-  buf: Buffer;
-  /** A segment of the chunk being handed out points into it. */
-  inUse: boolean;
-}
 
 /**
  * Bytes of lines decoded into one latin1 string when they are ASCII, each record's JSON then sliced
@@ -40,26 +28,50 @@ interface Spill {
  */
 const RUN = 8 * 1024;
 
+/** Records the columns have room for at first; they double as a batch needs. */
+const FIRST_ROOM = 4096;
+
+/** A data that is not JSON, told apart from any value JSON.parse returns. */
+const NOT_JSON = Symbol('not JSON');
+
 export class CommittedLines {
   readonly #path: string;
   readonly #mode: DataMode;
   readonly #env = newEnvelope();
   /** The file's bytes `[start, end)` in the scan's buffer, valid until its next read. */
   readonly #view: (start: number, end: number) => Buffer;
-  #segments: Segment[] = [];
-  #seg = 0;
-  #pos = 0;
-  /** The lines of the segment from #textBase to #textEnd as one latin1 string, if they are ASCII. */
+  /**
+   * Per record met and not yet handed out, in file order: seq, ts and the line's offset; and the
+   * start and end of its data's JSON from the line's start, or -1 and the LF's when the line is laid
+   * out otherwise. Numbers in typed arrays rather than an object per record, for the reason above.
+   */
+  #nums = new Float64Array(3 * FIRST_ROOM);
+  #spans = new Int32Array(2 * FIRST_ROOM);
+  /** Records in the columns; of them, those committed; of those, the next to hand out. */
+  #count = 0;
+  #committed = 0;
+  #next = 0;
+  /** The chunk being handed out: its complete lines, from file offset #chunkAt. */
+  #chunk: Buffer = Buffer.alloc(0);
+  #chunkAt = 0;
+  /** The spill the chunk being handed out continues: file offset #oldAt on, up to #chunkAt. */
+  #old: Buffer = Buffer.alloc(0);
+  #oldAt = 0;
+  /** Whether #chunk and #old are this chunk's. */
+  #ready = false;
+  /** The lines from file offset #textAt to #textEnd of #textBuf as one latin1 string, if they are ASCII. */
   #text: string | undefined = undefined;
-  #textBase = 0;
+  #textBuf: Buffer | null = null;
+  #textAt = 0;
   #textEnd = 0;
   /** Offset just after the last committed batch: where the uncommitted bytes start. */
   #committedEnd: number;
   /** Offset of the first byte of the chunk being scanned (the end of what the chunk before fed). */
   #chunkStart: number;
-  readonly #spills: [Spill, Spill] = [{ buf: Buffer.alloc(0), inUse: false }, { buf: Buffer.alloc(0), inUse: false }];
-  /** The spill holding the uncommitted bytes `[#spillFrom, #chunkStart)`, or null. */
-  #spill: Spill | null = null;
+  /** The two buffers uncommitted bytes are spilled into, in turn: one may be handed out from while the other fills. */
+  readonly #spills: [Buffer, Buffer] = [Buffer.alloc(0), Buffer.alloc(0)];
+  /** Which spill holds the uncommitted bytes `[#spillFrom, #chunkStart)`, or -1. */
+  #spill = -1;
   #spillFrom = 0;
 
   constructor(path: string, from: number, mode: DataMode, view: (start: number, end: number) => Buffer) {
@@ -72,105 +84,153 @@ export class CommittedLines {
 
   /** Call before each read of the scan: everything handed out so far is let go. */
   nextChunk(): void {
-    this.#textEnd = 0;
+    const gone = this.#next;
+    if (gone > 0) {
+      this.#nums.copyWithin(0, 3 * gone, 3 * this.#count);
+      this.#spans.copyWithin(0, 2 * gone, 2 * this.#count);
+      this.#count -= gone;
+      this.#committed -= gone;
+      this.#next = 0;
+    }
     this.#text = undefined;
-    this.#segments = [];
-    this.#seg = 0;
-    this.#pos = 0;
-    this.#spills[0].inUse = false;
-    this.#spills[1].inUse = false;
+    this.#textBuf = null;
+    this.#ready = false;
   }
 
-  /** The scan's onBatch: the batch ending at `end` committed (records: 0 for a seal). */
+  /** The scan's onRecord: a record line joined its batch. */
+  record(offset: number, lf: number, env: Envelope): void {
+    const n = this.#count++;
+    if (2 * n === this.#spans.length) this.#grow();
+    const nums = this.#nums;
+    nums[3 * n] = env.seq;
+    nums[3 * n + 1] = env.ts;
+    nums[3 * n + 2] = offset;
+    const from = env.dataFrom!;
+    this.#spans[2 * n] = from;
+    this.#spans[2 * n + 1] = from >= 0 ? env.dataTo! : lf - offset;
+  }
+
+  /** The scan's onBatch: the batch ending at `end` committed, its `records` the last ones recorded. */
   commit(end: number, records: number): void {
-    const start = this.#committedEnd;
     this.#committedEnd = end;
-    const spill = this.#spill;
-    this.#spill = null;
-    if (records === 0) return;
-    if (start >= this.#chunkStart) return this.#add(this.#view(start, end), start);
-    // Begun in an earlier chunk: its first part is in the spill, the rest in this chunk.
-    const have = this.#chunkStart - start;
-    const buf = this.#ensure(spill!, have + (end - this.#chunkStart));
-    this.#view(this.#chunkStart, end).copy(buf, have);
-    spill!.inUse = true;
-    this.#add(buf.subarray(0, have + end - this.#chunkStart), start);
+    this.#committed += records;
   }
 
   /** The scan's onFed: the chunk's lines up to `fedTo` are scanned; what is not committed is spilled. */
   fed(fedTo: number): void {
+    const start = this.#chunkStart;
     const from = this.#committedEnd;
-    if (from < fedTo) {
-      let spill = this.#spill;
-      let have = 0;
-      if (spill !== null) have = this.#chunkStart - this.#spillFrom;
-      else {
-        spill = this.#spills[0].inUse ? this.#spills[1] : this.#spills[0];
-        this.#spillFrom = from;
-      }
-      const buf = this.#ensure(spill, have + fedTo - Math.max(from, this.#chunkStart));
-      this.#view(Math.max(from, this.#chunkStart), fedTo).copy(buf, have);
-      this.#spill = spill;
+    this.#handOutTo(fedTo);
+    if (from < start) {
+      // Nothing committed in this chunk, so nothing is handed out of the spill: it grows in place.
+      const have = start - this.#spillFrom;
+      const buf = this.#ensure(this.#spill, have + fedTo - start, have);
+      this.#chunk.copy(buf, have);
+    } else if (from < fedTo) {
+      // Records of this chunk may be handed out of the other spill: this one starts afresh.
+      this.#spill = this.#spill === 0 ? 1 : 0;
+      this.#spillFrom = from;
+      const buf = this.#ensure(this.#spill, fedTo - from, 0);
+      this.#chunk.copy(buf, 0, from - start);
+    } else {
+      this.#spill = -1;
     }
     this.#chunkStart = fedTo;
   }
 
+  /** Where this chunk's records are handed out from: its lines up to `end`, and the spill before them. */
+  #handOutTo(end: number): void {
+    this.#chunk = this.#view(this.#chunkStart, end);
+    this.#chunkAt = this.#chunkStart;
+    if (this.#spill >= 0) {
+      this.#old = this.#spills[this.#spill]!;
+      this.#oldAt = this.#spillFrom;
+    }
+    this.#ready = true;
+  }
+
   /**
-   * The next committed record (skipping seals), or undefined when those of this chunk are all
-   * handed out. A line whose checksum is right but whose data is not JSON, which only a faulty
-   * writer makes, is reported here, as corruption.
+   * The next committed record, or undefined when those of this chunk are all handed out. A line
+   * whose checksum is right but whose data is not JSON, which only a faulty writer makes, is
+   * reported here, as corruption.
    */
   next(): JournalRecord | undefined {
-    const env = this.#env;
-    while (this.#seg < this.#segments.length) {
-      const s = this.#segments[this.#seg]!;
-      const start = this.#pos;
-      if (start >= s.buf.length) {
-        this.#seg++;
-        this.#pos = 0;
-        this.#textEnd = 0;
-        continue;
-      }
-      if (start >= this.#textEnd) this.#run(s.buf, start);
-      const lf = s.buf.indexOf(LF, start);
-      this.#pos = lf + 1;
-      const bad = decodeLine(s.buf, start, lf, env, this.#text, this.#textBase, true, this.#mode);
-      const offset = s.at + start;
-      if (bad !== null) {
-        throw new JournalError(ErrorCode.CORRUPT, `${this.#path}: damaged record at offset ${offset} before durable data: ${bad}`, { path: this.#path, offset });
-      }
-      if (env.commit === 0) continue;
-      return { seq: env.seq, ts: env.ts, data: env.data, offset };
-    }
-    return undefined;
+    const k = this.#next;
+    if (k === this.#committed) return undefined;
+    // A scan that threw at damage fed no end of its chunk; the batches before the damage are handed out still.
+    if (!this.#ready) this.#handOutTo(this.#committedEnd);
+    this.#next = k + 1;
+    const nums = this.#nums;
+    const offset = nums[3 * k + 2]!;
+    const from = this.#spans[2 * k]!;
+    const to = this.#spans[2 * k + 1]!;
+    let data = from >= 0 ? this.#parse(offset, from, to) : NOT_JSON;
+    if (data === NOT_JSON) data = this.#decode(offset, from >= 0 ? -1 : to);
+    return { seq: nums[3 * k]!, ts: nums[3 * k + 1]!, data, offset };
   }
 
-  /** Decodes the lines from `start` on, about RUN bytes of them, into #text if they are ASCII. */
-  #run(buf: Buffer, start: number): void {
-    // A segment holds whole lines: its last byte is an LF.
-    const end = runEndOf(buf, start, buf.length - 1, RUN);
+  /** The data of the record whose line starts at `offset`, from its JSON's `[from, to)`; NOT_JSON if it is not JSON. */
+  #parse(offset: number, from: number, to: number): unknown {
+    const inChunk = offset >= this.#chunkAt;
+    const buf = inChunk ? this.#chunk : this.#old;
+    const base = inChunk ? this.#chunkAt : this.#oldAt;
+    if (buf !== this.#textBuf || offset + to > this.#textEnd) this.#run(buf, base, offset, inChunk);
+    const text = this.#text;
+    const at = offset - this.#textAt;
+    try {
+      return dataOf(text !== undefined ? text.slice(at + from, at + to) : utf8(buf, offset - base + from, offset - base + to), this.#mode);
+    } catch {
+      return NOT_JSON;
+    }
+  }
+
+  /**
+   * Decodes the lines of `buf` (file offset `base` on) from the one at `offset`, about RUN bytes of
+   * committed ones, into #text if they are ASCII.
+   */
+  #run(buf: Buffer, base: number, offset: number, inChunk: boolean): void {
+    // Both ends are just after an LF: the end of a batch, of what a chunk fed, of what was spilled.
+    const last = Math.min(this.#committedEnd, inChunk ? base + buf.length : this.#chunkAt) - 1 - base;
+    const start = offset - base;
+    const end = runEndOf(buf, start, last, RUN);
     this.#text = isAscii(buf.subarray(start, end + 1)) ? buf.toString('latin1', start, end + 1) : undefined;
-    this.#textBase = start;
-    this.#textEnd = end + 1;
+    this.#textBuf = buf;
+    this.#textAt = offset;
+    this.#textEnd = base + end + 1;
   }
 
-  #add(bytes: Buffer, at: number): void {
-    const last = this.#segments.at(-1);
-    // Consecutive batches in the scan's buffer are one segment.
-    if (last !== undefined && last.buf.buffer === bytes.buffer && last.buf.byteOffset + last.buf.length === bytes.byteOffset) {
-      last.buf = Buffer.from(bytes.buffer, last.buf.byteOffset, last.buf.length + bytes.length);
-      return;
+  /**
+   * The data of the record whose line starts at `offset` (and ends at the LF at `lf`, if known),
+   * decoded from the whole line: a line of another layout, or one whose data is not JSON.
+   */
+  #decode(offset: number, lf: number): unknown {
+    const inChunk = offset >= this.#chunkAt;
+    const buf = inChunk ? this.#chunk : this.#old;
+    const start = offset - (inChunk ? this.#chunkAt : this.#oldAt);
+    const end = lf >= 0 ? start + lf : buf.indexOf(LF, start);
+    const bad = decodeLine(buf, start, end, this.#env, undefined, 0, true, this.#mode);
+    if (bad !== null) {
+      throw new JournalError(ErrorCode.CORRUPT, `${this.#path}: damaged record at offset ${offset} before durable data: ${bad}`, { path: this.#path, offset });
     }
-    this.#segments.push({ buf: bytes, at });
+    return this.#env.data;
   }
 
-  /** The spill's buffer, grown to hold `bytes` with its first bytes kept. */
-  #ensure(spill: Spill, bytes: number): Buffer {
-    if (spill.buf.length < bytes) {
-      const bigger = Buffer.allocUnsafeSlow(Math.max(bytes, spill.buf.length * 2, 64 * 1024));
-      spill.buf.copy(bigger, 0, 0, Math.min(spill.buf.length, bytes));
-      spill.buf = bigger;
-    }
-    return spill.buf;
+  #grow(): void {
+    const nums = new Float64Array(2 * this.#nums.length);
+    nums.set(this.#nums);
+    this.#nums = nums;
+    const spans = new Int32Array(2 * this.#spans.length);
+    spans.set(this.#spans);
+    this.#spans = spans;
+  }
+
+  /** Spill `i`'s buffer, grown to hold `bytes` with its first `keep` bytes kept. */
+  #ensure(i: number, bytes: number, keep: number): Buffer {
+    const buf = this.#spills[i]!;
+    if (buf.length >= bytes) return buf;
+    const bigger = Buffer.allocUnsafeSlow(Math.max(bytes, buf.length * 2, 64 * 1024));
+    buf.copy(bigger, 0, 0, keep);
+    this.#spills[i] = bigger;
+    return bigger;
   }
 }

@@ -211,6 +211,7 @@ export class JournalReader<T = unknown> extends RecordIterator<T> {
     const lines = this.#lines = new CommittedLines(this.path, start, this.#data, (a, b) => this.#scan!.view(a, b));
     this.#scan = new JournalScan(fd, {
       ...common, onCorrupt: 'throw', decode: 'marks', collect: false,
+      onRecord: (offset, lf, env) => lines.record(offset, lf, env),
       onBatch: (_records, end, _lastLine, count) => lines.commit(end, count),
       onFed: (fedTo) => lines.fed(fedTo),
     });

@@ -3,7 +3,7 @@
  * tail (cut quietly) or corruption (loud). format.md §5 states the rule; docs/design.md, "Reading".
  */
 import { ErrorCode, JournalError } from '../errors.js';
-import type { DecodedLine } from '../format/envelope.js';
+import type { DecodedLine, Envelope } from '../format/envelope.js';
 import { UNFRAMED_JSON } from '../format/frame.js';
 import { sealAtEnd } from '../format/seal.js';
 
@@ -58,6 +58,12 @@ export interface BatchScannerOptions {
    * without `collect` and the object per record that comes with it.
    */
   onBatch?: (records: ScannedRecord[], end: number, lastLine: number, count: number) => void;
+  /**
+   * Receive each record line as it joins its batch, with the offsets of the line and its LF, while
+   * `env` still holds it. The records a batch's onBatch counts are the last `count` given here
+   * before it; those given after the last commit are dropped when the scan ends.
+   */
+  onRecord?: (offset: number, lf: number, env: Envelope) => void;
 }
 
 interface Suspect {
@@ -82,6 +88,7 @@ export class BatchScanner {
   readonly #throw: boolean;
   readonly #collect: boolean;
   readonly #onBatch: ((records: ScannedRecord[], end: number, lastLine: number, count: number) => void) | undefined;
+  readonly #onRecord: ((offset: number, lf: number, env: Envelope) => void) | undefined;
   readonly #seals: boolean;
   #midBatch: boolean;
   #line: number | null;
@@ -120,6 +127,7 @@ export class BatchScanner {
     this.#throw = opts.onCorrupt === 'throw';
     this.#collect = opts.collect;
     this.#onBatch = opts.onBatch;
+    this.#onRecord = opts.onRecord;
     this.#seals = opts.seals;
     this.#midBatch = opts.midBatch ?? false;
     this.#line = opts.firstLine ?? null;
@@ -154,6 +162,7 @@ export class BatchScanner {
     if (env.ts < this.#tsSeen) this.tsBackwards = true;
     this.#tsSeen = env.ts;
     if (this.#collect) this.#pending.push({ seq: env.seq, ts: env.ts, data: env.data, offset });
+    else if (this.#onRecord !== undefined) this.#onRecord(offset, lf, env);
     if (this.#pendingCount++ === 0) this.#pendingFirstSeq = env.seq;
     this.#pendingLastSeq = env.seq;
     this.#pendingLastTs = env.ts;
@@ -275,6 +284,7 @@ export class BatchScanner {
     if (env.ts < this.#tsSeen) this.tsBackwards = true;
     this.#tsSeen = env.ts;
     if (this.#collect) s.held.push({ seq: env.seq, ts: env.ts, data: env.data, offset });
+    else if (this.#onRecord !== undefined) this.#onRecord(offset, lf, env);
     if (s.heldCount++ === 0) s.heldFirstSeq = env.seq;
     s.heldLastSeq = env.seq;
     s.heldLastTs = env.ts;

@@ -3,7 +3,7 @@
  * reader of the file (replay, follow, verify, a writer's recovery, compaction) runs this one
  * engine, configured by options; none assembles its own.
  */
-import type { DataMode } from '../format/envelope.js';
+import type { DataMode, Envelope } from '../format/envelope.js';
 import { MAX_LINE_BYTES } from '../format/limits.js';
 import { BatchScanner, type Damage, type ScannedRecord, type TornTail } from './batches.js';
 import { LineFeeder } from './feeder.js';
@@ -61,6 +61,8 @@ export interface ScanOptions {
   onFed?: (fedTo: number) => void;
   /** Called for each committed batch, in place of collecting it (see BatchScanner). */
   onBatch?: (records: ScannedRecord[], end: number, lastLine: number, count: number) => void;
+  /** Without collect: called for each record line as it joins its batch (see BatchScanner). */
+  onRecord?: (offset: number, lf: number, env: Envelope) => void;
 }
 
 export class JournalScan {
@@ -198,6 +200,7 @@ export class JournalScan {
     return new BatchScanner(from, {
       path: o.path, prevSeq, prevTs: o.prevTs ?? 0, midBatch, firstLine, seals: o.seals, onCorrupt: o.onCorrupt, collect: o.collect ?? o.decode === 'data',
       ...(o.onBatch !== undefined ? { onBatch: o.onBatch } : {}),
+      ...(o.onRecord !== undefined ? { onRecord: o.onRecord } : {}),
     });
   }
 
