@@ -656,6 +656,13 @@ describe('edges a new user hit', () => {
     expect(r.stderr).toMatch(/^journal: --from-seq takes a positive integer, not "-3"\n/);
   });
 
+  it('a negative number after a short option gets that option\'s own message too', async () => {
+    const { file } = await journalOf(3);
+    const r = await journal(['cat', file, '-n', '-3']);
+    expect(r.code).toBe(64);
+    expect(r.stderr).toMatch(/^journal: --last takes a positive integer, not "-3"\n/);
+  });
+
   it('no progress bar for a small file, even under a terminal', async () => {
     const { file } = await journalOf(5);
     const tty = spawnSync('script', ['-qfec', `${process.execPath} ${BIN} verify ${file}`, '/dev/null'], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } }).stdout;
