@@ -695,6 +695,26 @@ describe('edges a new user hit', () => {
   });
 });
 
+describe('what a command cuts, it says where it saved', () => {
+  it.each([
+    ['compact', []],
+    ['truncate', ['--to-seq', '2']],
+  ])('%s: the torn tail it leaves out, and the file its bytes were saved in', async (cmd, args) => {
+    const { file } = await journalOf(3);
+    const size = fs.statSync(file).size;
+    fs.appendFileSync(file, 'torn bytes');
+    const r = await journal([cmd, file, ...args]);
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    const m = new RegExp(`\\n  cut a torn tail of 10 bytes at offset ${size.toLocaleString('en-US')}; the bytes are saved in (\\S+\\.cut)\\n$`).exec(r.stdout);
+    expect(m, r.stdout).not.toBeNull();
+    expect(fs.readFileSync(m![1]!, 'utf8')).toBe('torn bytes');
+    fs.appendFileSync(file, 'torn again');
+    const json = JSON.parse((await journal([cmd, file, ...(cmd === 'truncate' ? ['--to-seq', '1'] : []), '--json'])).stdout);
+    expect(json.cut).toMatchObject({ bytes: 10, foreign: 0, savedTo: expect.stringMatching(/\.cut$/) });
+    expect(fs.readFileSync(json.cut.savedTo, 'utf8')).toBe('torn again');
+  });
+});
+
 describe('journal consumers --reset and --delete', () => {
   const log = (file: string) => path.join(`${file}.consumers`, 'positions.jsonl');
   async function committedAt(file: string, name: string, seq: number): Promise<void> {
