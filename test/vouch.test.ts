@@ -328,6 +328,18 @@ describe('numbers exactly as written', () => {
     if (!canReadExactIntegers) expect(() => readJournal(file, { data: 'bigint' })).toThrow(/Node 22 or later/);
   });
 
+  it('a JSON.rawJSON value, where the runtime has it, is stored as its text (node --harmony-json-parse-with-source on Node 20)', async () => {
+    const file = tmpJournal();
+    const script = `
+      const { Journal } = await import(${JSON.stringify(path.join(ROOT, 'dist/index.js'))});
+      const j = await Journal.open(${JSON.stringify(file)});
+      await j.append({ id: JSON.rawJSON('12345678901234567890123'), list: [JSON.rawJSON('1.000000000000000000001')] });
+      await j.close();`;
+    const flags = typeof (JSON as { rawJSON?: unknown }).rawJSON === 'function' ? [] : ['--harmony-json-parse-with-source'];
+    execFileSync(process.execPath, [...flags, '--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(bytesOf(file).toString()).toContain('"data":{"id":12345678901234567890123,"list":[1.000000000000000000001]}');
+  });
+
   it('rawJson refuses what is not JSON, or a number too large for any double: INVALID_VALUE', () => {
     expect(() => rawJson('{nope')).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_VALUE }));
     expect(() => rawJson('{"n":1e400}')).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_VALUE, message: expect.stringContaining('value.n') }));
