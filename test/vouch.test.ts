@@ -9,7 +9,7 @@ import { encodeHeader, newHeader } from '../src/format/header.js';
 import { canReadExactIntegers } from '../src/format/json.js';
 import { sealLength } from '../src/format/seal.js';
 import { compact, ErrorCode, Journal, rawJson, readJournal, repair, verify } from '../src/index.js';
-import { cutsDir, MAX_SAVED_CUTS } from '../src/write/cuts.js';
+import { cutsDir, MAX_SAVED_CUT_BYTES, MAX_SAVED_CUTS } from '../src/write/cuts.js';
 import { IDLE_SEAL_MS } from '../src/write/journal.js';
 import { bytesOf, readAll, sleep, tmpJournal } from './helpers.js';
 
@@ -200,6 +200,34 @@ describe('what is cut is kept', () => {
     }
     const left = fs.readdirSync(cutsDir(file)).sort();
     expect(left).toEqual(names.slice(3).sort());
+  });
+
+  it('keeps saved cuts up to 256 MiB: the oldest beyond it are removed when a new one is saved', async () => {
+    expect(MAX_SAVED_CUT_BYTES).toBe(256 * 1024 * 1024);
+    const { file } = await closedJournal();
+    const dir = cutsDir(file);
+    fs.mkdirSync(dir);
+    // Two older cuts, sparse: 100 MiB, and before it 200 MiB, which no longer fits beside it.
+    for (const [name, mib] of [['1000-at-9.cut', 200], ['2000-at-9.cut', 100]] as const) {
+      fs.writeFileSync(path.join(dir, name), '');
+      fs.truncateSync(path.join(dir, name), mib * 1024 * 1024);
+    }
+    fs.appendFileSync(file, 'torn');
+    const j = await Journal.open(file);
+    await j.close();
+    expect(fs.readdirSync(dir).sort()).toEqual(['2000-at-9.cut', path.basename(j.recovered!.savedTo)].sort());
+  });
+
+  it("'interval' seals once idle for syncIntervalMs, when that is longer than 250 ms", async () => {
+    const file = tmpJournal();
+    const j = await Journal.open(file, { durability: 'interval', syncIntervalMs: IDLE_SEAL_MS * 4 });
+    await j.append('vouched later');
+    const unsealed = fs.statSync(file).size;
+    await sleep(IDLE_SEAL_MS * 2);
+    expect(fs.statSync(file).size).toBe(unsealed);
+    for (const t0 = Date.now(); fs.statSync(file).size === unsealed && Date.now() - t0 < 10_000;) await sleep(20);
+    expect(bytesOf(file).subarray(unsealed).toString()).toMatch(new RegExp(`^[0-9a-f]{8} \\{"seal":${unsealed}\\}\\n$`));
+    await j.close();
   });
 
   it('compaction saves the torn tail it leaves out, and reports it', async () => {
