@@ -589,6 +589,15 @@ describe('edges a new user hit', () => {
     expect((await readAll(file)).map((x) => x.data)).toEqual([{ a: 1 }]);
   });
 
+  it('append: a line that is not UTF-8 is named by its line, not stored with its bytes replaced', async () => {
+    const file = tmpJournal();
+    const r = await journal(['append', file], { input: Buffer.concat([Buffer.from('{"a":1}\n{"b":"'), Buffer.from([0xff]), Buffer.from('"}\n{"c":3}\n')]) });
+    expect(r.code).toBe(65);
+    expect(r.stderr).toBe('journal: stdin line 2: not valid UTF-8\n');
+    expect(r.stdout).toBe('appended 1 record, seq 1\n');
+    expect((await readAll(file)).map((x) => x.data)).toEqual([{ a: 1 }]);
+  });
+
   it('append stores numbers exactly as written, and cat prints them so', async () => {
     const file = tmpJournal();
     const r = await journal(['append', file], { input: '{ "n": 12345678901234567890123, "f": 1.000000000000000000001, "s": "two  spaces" }\n' });
