@@ -589,6 +589,15 @@ describe('edges a new user hit', () => {
     expect((await readAll(file)).map((x) => x.data)).toEqual([{ a: 1 }]);
   });
 
+  it('append: a line that is not UTF-8 is named by its line, not stored with its bytes replaced', async () => {
+    const file = tmpJournal();
+    const r = await journal(['append', file], { input: Buffer.concat([Buffer.from('{"a":1}\n{"b":"'), Buffer.from([0xff]), Buffer.from('"}\n{"c":3}\n')]) });
+    expect(r.code).toBe(65);
+    expect(r.stderr).toBe('journal: stdin line 2: not valid UTF-8\n');
+    expect(r.stdout).toBe('appended 1 record, seq 1\n');
+    expect((await readAll(file)).map((x) => x.data)).toEqual([{ a: 1 }]);
+  });
+
   it('append stores numbers exactly as written, and cat prints them so', async () => {
     const file = tmpJournal();
     const r = await journal(['append', file], { input: '{ "n": 12345678901234567890123, "f": 1.000000000000000000001, "s": "two  spaces" }\n' });
@@ -656,6 +665,13 @@ describe('edges a new user hit', () => {
     expect(r.stderr).toMatch(/^journal: --from-seq takes a positive integer, not "-3"\n/);
   });
 
+  it('a negative number after a short option gets that option\'s own message too', async () => {
+    const { file } = await journalOf(3);
+    const r = await journal(['cat', file, '-n', '-3']);
+    expect(r.code).toBe(64);
+    expect(r.stderr).toMatch(/^journal: --last takes a positive integer, not "-3"\n/);
+  });
+
   it('no progress bar for a small file, even under a terminal', async () => {
     const { file } = await journalOf(5);
     const tty = spawnSync('script', ['-qfec', `${process.execPath} ${BIN} verify ${file}`, '/dev/null'], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } }).stdout;
@@ -685,6 +701,26 @@ describe('edges a new user hit', () => {
     expect(a.stderr).toMatch(new RegExp(`cut 1 line of plain JSON without checksums \\(another tool appended it\\) at offset ${size}; the bytes are saved in (\\S+\\.cut)\\n$`));
     const saved = /saved in (\S+\.cut)/.exec(a.stderr)![1]!;
     expect(fs.readFileSync(saved, 'utf8')).toBe('{"manual":1}\n');
+  });
+});
+
+describe('what a command cuts, it says where it saved', () => {
+  it.each([
+    ['compact', []],
+    ['truncate', ['--to-seq', '2']],
+  ])('%s: the torn tail it leaves out, and the file its bytes were saved in', async (cmd, args) => {
+    const { file } = await journalOf(3);
+    const size = fs.statSync(file).size;
+    fs.appendFileSync(file, 'torn bytes');
+    const r = await journal([cmd, file, ...args]);
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    const m = new RegExp(`\\n  cut a torn tail of 10 bytes at offset ${size.toLocaleString('en-US')}; the bytes are saved in (\\S+\\.cut)\\n$`).exec(r.stdout);
+    expect(m, r.stdout).not.toBeNull();
+    expect(fs.readFileSync(m![1]!, 'utf8')).toBe('torn bytes');
+    fs.appendFileSync(file, 'torn again');
+    const json = JSON.parse((await journal([cmd, file, ...(cmd === 'truncate' ? ['--to-seq', '1'] : []), '--json'])).stdout);
+    expect(json.cut).toMatchObject({ bytes: 10, foreign: 0, savedTo: expect.stringMatching(/\.cut$/) });
+    expect(fs.readFileSync(json.cut.savedTo, 'utf8')).toBe('torn again');
   });
 });
 

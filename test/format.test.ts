@@ -246,6 +246,44 @@ describe.each([[2, VECTORS], [1, VECTORS_V1]] as const)('test vectors, format ve
   });
 });
 
+describe('the test vectors, cut and damaged as docs/format.md section 8 says', () => {
+  const bytes = fs.readFileSync(VECTORS);
+  const seqs = async (file: string) => (await readAll(file)).map((r) => r.seq);
+
+  it('cut inside the seal: a torn tail the next writer cuts back to 465, all four records kept', async () => {
+    const file = tmpJournal();
+    for (let end = 466; end < bytes.length; end++) {
+      fs.writeFileSync(file, bytes.subarray(0, end));
+      expect(await verify(file), `cut at ${end}`).toMatchObject({ corrupt: [], tornTail: { offset: 465 } });
+      const j = await Journal.open(file);
+      expect(fs.statSync(file).size, `cut at ${end}`).toBe(465);
+      await j.close();
+      expect(await seqs(file)).toEqual([1, 2, 3, 4]);
+    }
+  });
+
+  it('seal cut off and cut inside the last batch: record 1 only', async () => {
+    const file = tmpJournal();
+    for (let end = 257; end < 465; end++) {
+      fs.writeFileSync(file, bytes.subarray(0, end));
+      expect((await verify(file)).corrupt, `cut at ${end}`).toEqual([]);
+      expect(await seqs(file), `cut at ${end}`).toEqual([1]);
+    }
+  });
+
+  it('any one byte changed from offset 153 on: corruption at the line holding it', async () => {
+    const file = tmpJournal();
+    for (let at = 153; at < bytes.length; at++) {
+      const damaged = Buffer.from(bytes);
+      damaged[at] = damaged[at]! ^ 0x20;
+      fs.writeFileSync(file, damaged);
+      const report = await verify(file);
+      expect(report.tornTail, `byte ${at}`).toBeNull();
+      expect(report.corrupt[0]?.offset, `byte ${at}`).toBe(bytes.lastIndexOf(0x0a, at - 1) + 1);
+    }
+  });
+});
+
 describe('codec', () => {
   const values: Array<[string, unknown]> = [
     ['null', null], ['true', true], ['false', false], ['zero', 0], ['negative', -17], ['float', 3.141592653589793],

@@ -3,6 +3,7 @@ import { compact, type CompactConsumerReport, type JournalRecord } from 'jsonl-j
 import { intOption, onePath, report, type Command } from '../command.js';
 import { bytes, count, Exit, Progress, UsageError, yellow } from '../term.js';
 import { parseTime } from '../time.js';
+import { describeCut } from './recovered.js';
 
 export const compactCommand: Command = {
   name: 'compact',
@@ -65,6 +66,7 @@ Exit codes: 0 compacted; 2 damage in the journal (it is left untouched; see jour
     else {
       process.stdout.write(`${file}: ${count(r.recordsBefore)} -> ${count(r.recordsAfter)} records, ${bytes(r.bytesBefore)} -> ${bytes(r.bytesAfter)}, ` +
         `generation ${r.generation}, in ${r.ms.toFixed(0)} ms (appends held ${r.stallMs.toFixed(1)} ms)\n`);
+      if (r.cut !== null) process.stdout.write(`  ${describeCut(r.cut)}\n`);
       printConsumers(r.consumers);
     }
     return Exit.OK;

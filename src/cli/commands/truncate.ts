@@ -3,6 +3,7 @@ import { truncate } from 'jsonl-journal';
 import { intOption, onePath, report, type Command } from '../command.js';
 import { bytes, count, Exit, Progress, UsageError } from '../term.js';
 import { parseTime } from '../time.js';
+import { describeCut } from './recovered.js';
 
 export const truncateCommand: Command = {
   name: 'truncate',
@@ -42,6 +43,7 @@ journal repair); 3 could not truncate; 64 usage error.`,
     else {
       process.stdout.write(`${file}: dropped ${count(r.recordsDropped)} records after seq ${count(r.lastSeq)}, ${bytes(r.bytesBefore)} -> ${bytes(r.bytesAfter)}; ` +
         `what was dropped is in ${r.savedTo}\n`);
+      if (r.cut !== null) process.stdout.write(`  ${describeCut(r.cut)}\n`);
     }
     return Exit.OK;
   },
