@@ -96,6 +96,39 @@ describe('reading by time', () => {
     expect(seqs(await readAll(small, { last: 500 }))).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
   });
 
+  it('last N with other bounds reads near them, not the whole file: fewer than N since a time, or an until far back', async () => {
+    const file = await timeline(60_000);
+    const size = fs.statSync(file).size;
+    expect(size).toBeGreaterThan(5_000_000);
+    let bytes = 0;
+    hookIo('read', (orig) => (async (...args: Parameters<typeof orig>) => {
+      const n = await orig(...args);
+      bytes += n;
+      return n;
+    }) as typeof orig);
+    const cases: Array<[string, Parameters<typeof readAll>[1], number[]]> = [
+      ['3 records since the time', { last: 5, fromTs: 59_998_000 }, [59_998, 59_999, 60_000]],
+      ['none since the time', { last: 5, fromTs: 70_000_000 }, []],
+      ['3 records from the seq', { last: 5, fromSeq: 59_998 }, [59_998, 59_999, 60_000]],
+      ['until early in the file', { last: 3, untilTs: 500_000 }, [498, 499, 500]],
+      ['until the middle', { last: 3, untilTs: 30_000_000 }, [29_998, 29_999, 30_000]],
+      ['between two times', { last: 4, fromTs: 20_000_000, untilTs: 20_002_000 }, [20_000, 20_001, 20_002]],
+    ];
+    for (const [name, opts, want] of cases) {
+      bytes = 0;
+      expect(seqs(await readAll(file, opts)), name).toEqual(want);
+      // Bisections of 64 KiB probes and a chunk or two: a small part of the file, whatever it holds.
+      expect(bytes, name).toBeLessThan(size / 2);
+      expect(bytes, name).toBeLessThan(4 * 1024 * 1024);
+    }
+  });
+
+  it('last N of a very large N holds no more than the records it finds, and is no I/O error', async () => {
+    const file = await timeline(30);
+    expect(seqs(await readAll(file, { last: 2 ** 40 }))).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+    expect(seqs(await readAll(file, { last: Number.MAX_SAFE_INTEGER, fromSeq: 28 }))).toEqual([28, 29, 30]);
+  });
+
   it('follow with last N starts with the last N records, then the new ones: tail -n N -f', async () => {
     const file = await timeline(50);
     const ac = new AbortController();

@@ -40,7 +40,7 @@ export async function startOf(
   skipDamage = false,
 ): Promise<number> {
   if (last !== undefined) {
-    const tail = await lastRecords(fd, path, headerEnd, size, last, isVersion2(header), maxLineBytes, (r) => inRange(r, range), skipDamage);
+    const tail = await lastRecords(fd, path, headerEnd, size, last, isVersion2(header), maxLineBytes, range, skipDamage);
     if (tail === null) return size;
     range.fromSeq = Math.max(range.fromSeq, tail.firstSeq);
     range.untilSeq = Math.min(range.untilSeq, tail.lastSeq);
