@@ -342,4 +342,48 @@ describe('truncating to a point', () => {
     const cliRun = await cli(['truncate', file, '--to-seq', '500']);
     expect(cliRun.stdout).toContain('nothing after seq 43 to drop');
   });
+
+  it('a follower and a consumer running past the point are DIVERGED, not handed the new records under seqs they passed', async () => {
+    const file = await timeline(20);
+    const f = follow(file, { pollMs: 20 });
+    for (let s = 1; s <= 20; s++) expect((await f.next()).value.seq).toBe(s);
+    const c = await Consumer.open(file, 'live');
+    const records = c.records({ pollMs: 20 });
+    for (let s = 1; s <= 20; s++) expect((await records.next()).value.seq).toBe(s);
+    await c.commit(20);
+    await truncate(file, { toSeq: 10 });
+    const j = await Journal.open(file);
+    await j.appendMany(Array.from({ length: 15 }, (_, i) => ({ after: i })));
+    await j.close();
+    // Seqs 11 to 20 now name other records; seq 21 on would follow silently without the check.
+    await expect(f.next()).rejects.toMatchObject({ code: ErrorCode.DIVERGED });
+    await expect(records.next()).rejects.toMatchObject({ code: ErrorCode.DIVERGED });
+    await c.close();
+  });
+
+  it('a follower that read records appended during a compaction, past maxSeq in the new header, goes on: they are in the new file', async () => {
+    const file = await timeline(4000);
+    const f = follow(file, { fromSeq: 4000, pollMs: 20 });
+    expect((await f.next()).value.seq).toBe(4000);
+    const j = await Journal.open(file);
+    let appended: Promise<unknown> | null = null;
+    // The copy's reads wait for the append made during it, so that it lands in the old file.
+    let gate: Promise<unknown> | null = null;
+    hookIo('read', (orig) => (async (...args: Parameters<typeof orig>) => {
+      if (appended !== null) await (gate ??= Promise.race([appended, sleep(3000)]));
+      return orig(...args);
+    }) as typeof orig);
+    const r = await compact(file, { beforeSeq: 100, onProgress: (p) => {
+      if (p.phase === 'copy' && appended === null) appended = j.append('during the copy');
+    } });
+    await appended;
+    expect((await readAll(file, { fromSeq: 4001 })).map((x) => x.data)).toEqual(['during the copy']);
+    expect(r.recordsAfter).toBe(4001 - 99);
+    // Read from the old file, then found again in the new one.
+    expect((await f.next()).value).toMatchObject({ seq: 4001, data: 'during the copy' });
+    await j.append('after');
+    await j.close();
+    expect((await f.next()).value).toMatchObject({ seq: 4002, data: 'after' });
+    await f.return();
+  });
 });
