@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compact, Consumer, ErrorCode, follow, Journal, readJournal, truncate, type CompactResult, type JournalRecord } from '../src/index.js';
+import { parseTime } from '../src/cli/time.js';
 import { acked, Child, countIo, hookIo, readAll, sleep, tmpJournal } from './helpers.js';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
@@ -166,6 +167,30 @@ describe('reading by time', () => {
     for (const t0 = Date.now(); out.split('\n').length < 5; await sleep(20)) if (Date.now() - t0 > 10_000) throw new Error(`no new record: ${out}`);
     c.kill('SIGTERM');
     expect(out.trim().split('\n').map((l) => JSON.parse(l).i)).toEqual([18, 19, 20, 'new']);
+  });
+});
+
+describe('times on the command line', () => {
+  it('a date alone is local midnight, as a date with a time and no zone is local time (not UTC, as JavaScript reads it)', () => {
+    const tz = process.env.TZ;
+    process.env.TZ = 'America/New_York';
+    try {
+      expect(parseTime('since', '2026-12-08')).toBe(new Date(2026, 11, 8).getTime());
+      expect(parseTime('since', '2026-12-08')).toBe(parseTime('since', '2026-12-08T00:00'));
+      expect(parseTime('since', '2026-12-08')).toBe(Date.UTC(2026, 11, 8, 5));
+      expect(parseTime('since', '2026-12-08T00:00:00Z')).toBe(Date.UTC(2026, 11, 8));
+      expect(() => parseTime('since', '2026-02-30')).toThrow('--since takes a time');
+    } finally {
+      if (tz === undefined) delete process.env.TZ;
+      else process.env.TZ = tz;
+    }
+  });
+
+  it('a time ago as docker logs (10m) and journalctl (-10m, 10m ago) write it', () => {
+    const now = 1_800_000_000_000;
+    for (const t of ['10m', '-10m', '10m ago', ' 10m ']) expect(parseTime('since', t, now), t).toBe(now - 600_000);
+    expect(parseTime('since', '1.5h', now)).toBe(now - 5_400_000);
+    for (const t of ['-10m ago', '10 m', '10x', '--10m', 'yesterday']) expect(() => parseTime('since', t, now), t).toThrow('--since takes a time');
   });
 });
 

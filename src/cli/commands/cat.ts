@@ -26,8 +26,9 @@ Options:
                  that does not exist yet is waited for. With --last N, like tail -n N -f
   --data         print only each record's data
 
-A time T is an ISO 8601 date (2026-12-07T14:00:00Z, or a local time without the Z), ms since
-the epoch, now, or a time ago: 30s, 10m, 2h, 7d, 1w.
+A time T is an ISO 8601 date (2026-12-07T14:00:00Z; without a zone, local time: 2026-12-07 is
+local midnight), ms since the epoch, now, or a time ago: 30s, 10m, 2h, 7d, 1w (or, as journalctl
+writes it, -10m or 10m ago).
 
 Exit codes: 0 done (or interrupted); 2 damage before the end; 3 could not read; 64 usage error.`,
   options: {
