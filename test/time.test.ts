@@ -168,6 +168,42 @@ describe('reading by time', () => {
     c.kill('SIGTERM');
     expect(out.trim().split('\n').map((l) => JSON.parse(l).i)).toEqual([18, 19, 20, 'new']);
   });
+
+  it('last 0: nothing to read; with follow (journal cat -n 0 -f), only what is appended from then on, as tail -n 0 -f', async () => {
+    const file = await timeline(20);
+    expect(await readAll(file, { last: 0 })).toEqual([]);
+    expect((await cli(['cat', file, '-n', '0'])).stdout).toBe('');
+    const ac = new AbortController();
+    const got: JournalRecord[] = [];
+    const done = (async () => {
+      for await (const r of follow(file, { last: 0, signal: ac.signal, pollMs: 20 })) {
+        got.push(r);
+        if (got.length === 2) ac.abort();
+      }
+    })();
+    const c = spawn(process.execPath, [BIN, 'cat', file, '-n', '0', '-f', '--data'], { env: { ...process.env, NO_COLOR: '1' } });
+    let out = '';
+    c.stdout.on('data', (d) => (out += d));
+    // New records, one at a time, until both have printed two: however late either started, what
+    // it prints are records appended after it started, one after another, none of the first 20.
+    const j = await Journal.open(file);
+    for (let k = 0, t0 = Date.now(); got.length < 2 || out.split('\n').length < 3; k++, await sleep(100)) {
+      if (Date.now() - t0 > 20_000) throw new Error(`no new records: ${out}`);
+      await j.append({ k });
+    }
+    await j.close();
+    await done;
+    c.kill('SIGTERM');
+    const ks = (values: unknown[]) => values.map((v) => (v as { k?: number }).k);
+    const printed = ks(out.trim().split('\n').map((l) => JSON.parse(l)));
+    expect(got[0]!.seq).toBeGreaterThan(20);
+    expect(got[1]!.seq).toBe(got[0]!.seq + 1);
+    for (const seen of [ks(got.map((r) => r.data)), printed]) {
+      expect(seen[0], JSON.stringify(seen)).toEqual(expect.any(Number));
+      expect(seen).toEqual(seen.map((_, i) => seen[0]! + i));
+    }
+    await expect(readAll(file, { last: -1 })).rejects.toThrow(RangeError);
+  });
 });
 
 describe('times on the command line', () => {

@@ -13,7 +13,7 @@ import { openJournalFile } from '../scan/open.js';
 import { FOLLOW_CHUNK_BYTES as CHUNK_BYTES, JournalScan } from '../scan/scan.js';
 import { findLine, seekSeq, seekTs } from '../scan/seek.js';
 import { lastRecords } from '../scan/tail.js';
-import { msOf, positiveInt, type TimeOption } from './range.js';
+import { countOption, msOf, type TimeOption } from './range.js';
 import { checkDataMode, RecordIterator, type DataMode, type JournalRecord } from './record-iterator.js';
 
 export interface FollowOptions {
@@ -24,7 +24,7 @@ export interface FollowOptions {
    * in a version 2 journal; every record after it follows.
    */
   fromTs?: TimeOption;
-  /** Start with the last `last` records there are (read from the end), then follow: `tail -n N -f`. */
+  /** Start with the last `last` records there are (read from the end), then follow: `tail -n N -f`; 0: only new ones. */
   last?: number;
   /** Ends the iteration (without an error) and releases the file, watcher and timer. */
   signal?: AbortSignal;
@@ -120,7 +120,7 @@ export class Follower<T = unknown> extends RecordIterator<T> {
     this.#data = checkDataMode(opts.data);
     this.#nextSeq = opts.fromSeq ?? 1;
     this.#fromTs = msOf('fromTs', opts.fromTs) ?? Number.NEGATIVE_INFINITY;
-    this.#last = positiveInt('last', opts.last);
+    this.#last = countOption('last', opts.last);
     this.#positioned = opts.fromSeq !== undefined;
     this.#signal?.addEventListener('abort', this.#onAbort);
   }
@@ -278,9 +278,10 @@ export class Follower<T = unknown> extends RecordIterator<T> {
       this.#nextSeq = 1;
     }
     if (this.#last !== undefined) {
-      const tail = await lastRecords(fd, this.path, headerEnd, id.size, this.#last, isVersion2(header), MAX_LINE_BYTES);
+      // With last: 0, only what is appended from now on, as tail -n 0 -f.
+      const tail = await lastRecords(fd, this.path, headerEnd, id.size, Math.max(this.#last, 1), isVersion2(header), MAX_LINE_BYTES);
+      if (tail !== null) this.#nextSeq = Math.max(this.#nextSeq, this.#last === 0 ? tail.lastSeq + 1 : tail.firstSeq);
       this.#last = undefined;
-      if (tail !== null) this.#nextSeq = Math.max(this.#nextSeq, tail.firstSeq);
     }
     let start = this.#nextSeq > 1 ? await seekSeq(fd, headerEnd, id.size, this.#nextSeq, MAX_LINE_BYTES) : headerEnd;
     if (Number.isFinite(this.#fromTs) && isVersion2(header)) start = Math.max(start, await seekTs(fd, headerEnd, id.size, this.#fromTs, MAX_LINE_BYTES));

@@ -24,6 +24,7 @@ Options:
   -f, --follow   after the last record, wait for new ones and print them as they are appended,
                  until interrupted (Ctrl-C or a closed pipe ends it with exit 0); a journal
                  that does not exist yet is waited for. With --last N, like tail -n N -f
+                 (-n 0 -f: only what is appended from then on)
   --data         print only each record's data
 
 A time T is an ISO 8601 date (2026-12-07T14:00:00Z; without a zone, local time: 2026-12-07 is
@@ -43,7 +44,7 @@ Exit codes: 0 done (or interrupted); 2 damage before the end; 3 could not read; 
   async run(values, positionals) {
     const file = onePath(positionals);
     const fromSeq = intOption(values, 'from-seq');
-    const last = intOption(values, 'last');
+    const last = intOption(values, 'last', 0);
     const limit = intOption(values, 'limit');
     const now = Date.now();
     const fromTs = typeof values.since === 'string' ? parseTime('since', values.since, now) : undefined;
