@@ -307,13 +307,13 @@ describe('reset and delete', () => {
     const { c: running } = await handedOut(file, 'r', 20);
     await running.commit(20);
     const lock = path.join(`${file}.consumers`, 'locks', 'r.lock');
-    let between: Consumer | null = null;
+    const between: Consumer[] = [];
     hookIo('unlink', (orig) => async (p) => {
       await orig(p);
-      if (p === lock && between === null) between = await Consumer.open(file, 'r');
+      if (p === lock && between.length === 0) between.push(await Consumer.open(file, 'r'));
     });
     expect(await Consumer.reset(file, 'r', { seq: 5 }, { force: true })).toMatchObject({ seq: 4, wasLive: true });
-    const late = between as unknown as Consumer;
+    const late = between[0]!;
     const it = late.records();
     await expect((async () => {
       await late.commit((await it.next()).value.seq);
@@ -330,13 +330,13 @@ describe('reset and delete', () => {
     await c.commit(20);
     await c.close();
     const lock = path.join(`${file}.consumers`, 'locks', 'd.lock');
-    let between: Consumer | null = null;
+    const between: Consumer[] = [];
     hookIo('unlink', (orig) => async (p) => {
       await orig(p);
-      if (p === lock && between === null) between = await Consumer.open(file, 'd');
+      if (p === lock && between.length === 0) between.push(await Consumer.open(file, 'd'));
     });
     await Consumer.delete(file, 'd');
-    const late = between as unknown as Consumer;
+    const late = between[0]!;
     expect(late.committedSeq).toBe(0);
     const it = late.records();
     const first = (await it.next()).value.seq;
