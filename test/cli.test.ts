@@ -779,6 +779,30 @@ describe('journal consumers --reset and --delete', () => {
     expect(await nextOf(file, 'worker')).toBe(1);
   });
 
+  it('--delete NAME --force on a running consumer: deleted at once; its next commit fails with CONSUMER_RESET and does not bring it back', async () => {
+    const { file } = await journalOf(500);
+    const child = new Child('consumer-running.mjs', [file, 'worker', '10']);
+    await child.waitFor((l) => l.startsWith('committed'));
+    const r = await journal(['consumers', file, '--delete', 'worker', '--force']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`^${file}: consumer worker deleted \\(it was at seq \\d+\\)\\n$`));
+    expect(r.stderr).toContain('consumer worker was running: its commits are refused from now on (CONSUMER_RESET)');
+    await child.waitFor((l) => l.startsWith('error'));
+    expect(child.lines.at(-1)).toBe('error CONSUMER_RESET');
+    expect((await child.exited).code).toBe(0);
+    expect((await journal(['consumers', file])).stdout).toContain('no consumers');
+  });
+
+  it('the list says which consumer expired, and after how long away', async () => {
+    const { file } = await journalOf(5);
+    const c = await Consumer.open(file, 'away', { expireAfterMs: 100 });
+    await c.close();
+    await sleep(300);
+    const r = await journal(['consumers', file]);
+    expect(r.stdout).toMatch(/away\s+0\s+5\s+\S+\s+expired \(100ms without it\)\n/);
+    expect(JSON.parse((await journal(['consumers', file, '--json'])).stdout)).toEqual([expect.objectContaining({ name: 'away', live: false, expired: true, expireAfterMs: 100 })]);
+  });
+
   it('--reset NAME --to TIME: the first record appended at or after it; a time after the last: from now on', async () => {
     const file = tmpJournal();
     const base = Date.parse('2026-11-22T03:00:00Z');
