@@ -632,6 +632,14 @@ describe('edges a new user hit', () => {
     expect(fs.readdirSync(path.dirname(file))).toEqual([path.basename(file)]);
   });
 
+  it('counts say "1 record", not "1 records"', async () => {
+    const { file } = await journalOf(1);
+    expect((await journal(['repair', file])).stdout).toContain('nothing to repair: 1 record, no damage');
+    expect((await journal(['verify', file])).stdout).toContain('  1 record, ');
+    const { file: two } = await journalOf(2);
+    expect((await journal(['verify', two])).stdout).toContain('  2 records, ');
+  });
+
   it('append among other writers does not print its seqs as a range of its own', async () => {
     const file = tmpJournal();
     await journalOf(0, file);

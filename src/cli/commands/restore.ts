@@ -1,7 +1,7 @@
 /** journal restore <file> --server URL --stream NAME [--fail-fast] [--json]: rebuild a journal from a stream ship filled. */
 import type { RestoreEvent } from 'jsonl-journal/nats';
 import { interruption, natsTarget, onePath, report, type Command } from '../command.js';
-import { count, Exit, Progress, yellow } from '../term.js';
+import { count, counted, Exit, Progress, yellow } from '../term.js';
 import { describeCut } from './recovered.js';
 
 export const restoreCommand: Command = {
@@ -55,7 +55,7 @@ another one or holds other records, the NATS client not installed); 64 usage err
       return Exit.OK;
     }
     if (r.restored === 0) process.stdout.write(`${file}: up to date with stream ${stream}; nothing to restore\n`);
-    else process.stdout.write(`${file}: restored ${count(r.restored)} records, seq ${count(r.firstSeq!)}..${count(r.lastSeq!)}, from stream ${stream}\n`);
+    else process.stdout.write(`${file}: restored ${counted(r.restored, 'record')}, seq ${count(r.firstSeq!)}..${count(r.lastSeq!)}, from stream ${stream}\n`);
     if (r.cut !== null) process.stdout.write(`  ${describeCut(r.cut)}\n`);
     return Exit.OK;
   },
