@@ -8,6 +8,7 @@ import { ErrorCode, JournalError, ioError } from '../errors.js';
 import { decodeLine, newEnvelope } from '../format/envelope.js';
 import { isVersion2, type Header } from '../format/header.js';
 import { MAX_LINE_BYTES } from '../format/limits.js';
+import { syncDirOf } from '../fs/durable.js';
 import { dirOf, io } from '../fs/io.js';
 import { openJournalFile } from '../scan/open.js';
 import { FOLLOW_CHUNK_BYTES as CHUNK_BYTES, JournalScan } from '../scan/scan.js';
@@ -247,11 +248,7 @@ export class Follower<T = unknown> extends RecordIterator<T> {
     this.#fd = fd;
     if (this.#durableOnly) {
       // The name may point at a file a compactor renamed into place and died before making durable.
-      try {
-        await io.fsyncDir(this.#dir);
-      } catch (err) {
-        throw ioError('cannot fsync the directory of', this.path, err, ErrorCode.SYNC_FAILED);
-      }
+      await syncDirOf(this.path);
     }
     this.#atEnd = '';
     const id = io.fstatSync(fd);
