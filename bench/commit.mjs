@@ -1,54 +1,22 @@
 // Consumer commits: the positions log with shared fdatasyncs against the commit of earlier
 // versions, a write-replace of one position file per commit (temp file, write, fsync, rename,
-// fsync the directory), reimplemented here as the baseline. Both read the same records with
-// follow() and commit after every record: awaiting each commit, or not (awaiting the last of each
-// call), with 1 consumer and with 8 at once in one process.
+// fsync the directory), reimplemented as the baseline (write-replace.mjs). Both read the same
+// records with follow() and commit after every record: awaiting each commit, or not (awaiting the
+// last of each call), with 1 consumer and with 8 at once in one process; then 8 consumer
+// processes at once.
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Consumer, follow, Journal } from 'jsonl-journal';
 import { io } from '../dist/fs/io.js';
-import { crc32 } from '../dist/format/crc.js';
-import { event, fmtRate, fmtRatio, median, rounds, scratchDir, table } from './lib.mjs';
+import { event, fmtRate, fmtRatio, median, rounds, scratchDir, settle, table } from './lib.mjs';
+import { WriteReplaceCommit } from './write-replace.mjs';
+
+const COMMITTER = path.join(path.dirname(new URL(import.meta.url).pathname), 'fixtures/committer.mjs');
+/** How long the consumer processes commit, once all of them are ready. */
+const PROCESS_MS = 2000;
 
 const RECORDS = 200_000;
-
-/** The commit of earlier versions: one framed line in <name>.pos, replaced by write-replace. */
-class WriteReplaceCommit {
-  #chain = Promise.resolve();
-  #n = 0;
-  constructor(dir, name) {
-    this.dir = dir;
-    this.file = path.join(dir, `${name}.pos`);
-  }
-
-  commit(seq) {
-    const run = this.#chain.then(() => this.#write(seq));
-    this.#chain = run.catch(() => {});
-    return run;
-  }
-
-  async #write(seq) {
-    await fs.promises.mkdir(this.dir).catch((e) => (e.code === 'EEXIST' ? undefined : Promise.reject(e)));
-    const json = JSON.stringify({ name: path.basename(this.file, '.pos'), seq, updated: Date.now(), journal: 'id', fingerprint: `${Date.now()}:1a2b3c4d` });
-    const line = `${crc32(Buffer.from(json)).toString(16).padStart(8, '0')} ${json}\n`;
-    const tmp = path.join(this.dir, `.${path.basename(this.file)}.replace-${process.pid}-${this.#n++}.tmp`);
-    const fh = await fs.promises.open(tmp, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o644);
-    try {
-      await fh.write(line, 0);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await fs.promises.rename(tmp, this.file);
-    const dir = await fs.promises.open(this.dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
-    try {
-      await dir.sync();
-    } finally {
-      await dir.close();
-    }
-    syncs.n += 2;
-  }
-}
 
 /** Counts the fdatasync and fsync calls the journal makes (the baseline counts its own). */
 const syncs = { n: 0, before: 0, commits: 0, per: new Map() };
@@ -82,7 +50,7 @@ export async function run(args) {
   const openBaseline = (rs) => {
     round++;
     for (const r of rs) {
-      r.c = new WriteReplaceCommit(path.join(dir, `baseline-${round}.consumers`), r.name.split('-')[0]);
+      r.c = new WriteReplaceCommit(path.join(dir, `baseline-${round}.consumers`), r.name.split('-')[0], (n) => (syncs.n += n));
       r.it = follow(file, { fromSeq: 1 });
     }
   };
@@ -141,13 +109,32 @@ export async function run(args) {
     task('positions log, 8 consumers not awaiting each', eight, 500, false, false),
   ];
   const res = await rounds(tasks, { ...args, time: Math.min(args.time, 1000) });
+
+  // 8 consumer processes at once: they share no writer, so each syncs its own lines.
+  const procTasks = [];
+  for (const awaiting of ['each', 'batch']) {
+    for (const mode of ['baseline', 'log']) {
+      const how = awaiting === 'each' ? 'awaiting each' : 'not awaiting each';
+      procTasks.push({ mode, awaiting, name: mode === 'log' ? `positions log, 8 consumer processes ${how}` : `before: write-replace per commit, 8 consumer processes ${how}` });
+    }
+  }
+  const procRates = new Map(procTasks.map((t) => [t.name, []]));
+  for (let r = 0; r < args.rounds; r++) {
+    for (const t of procTasks) {
+      const { rate, perCommit } = await commitInProcesses(file, dir, t.mode, t.awaiting, `p${round++}`);
+      procRates.get(t.name).push(rate);
+      syncs.per.set(t.name, [...(syncs.per.get(t.name) ?? []), perCommit]);
+      settle();
+    }
+  }
   fs.rmSync(dir, { recursive: true, force: true });
 
-  const rate = (name) => res.get(name).rates;
+  const rate = (name) => res.get(name)?.rates ?? procRates.get(name);
   const rows = [];
   const ratios = [];
-  for (let i = 0; i < tasks.length; i += 2) {
-    const [base, mine] = [tasks[i], tasks[i + 1]];
+  const all = [...tasks, ...procTasks];
+  for (let i = 0; i < all.length; i += 2) {
+    const [base, mine] = [all[i], all[i + 1]];
     for (const t of [base, mine]) rows.push([t.name, fmtRate(median(rate(t.name))), median(syncs.per.get(t.name)).toFixed(3)]);
     const r = median(rate(mine.name).map((x, k) => x / rate(base.name)[k]));
     const what = mine.name.replace('positions log, ', '');
@@ -158,4 +145,27 @@ export async function run(args) {
     '',
     table(['positions log / write-replace per commit (median of per-round ratios)', 'measured', 'target'], ratios),
   ].join('\n');
+}
+
+/**
+ * 8 processes, each a consumer committing after every record (committer.mjs), started together once
+ * all are ready: their commits per second in all, and the fsyncs per commit.
+ */
+async function commitInProcesses(file, dir, mode, awaiting, tag) {
+  const procs = Array.from({ length: 8 }, (_, k) => {
+    const p = spawn(process.execPath, [COMMITTER, file, `${tag}-${k}`, mode, String(PROCESS_MS), awaiting, String(RECORDS), path.join(dir, `${tag}.consumers`)], { stdio: ['pipe', 'pipe', 'inherit'] });
+    let out = '';
+    const ready = new Promise((resolve) => p.stdout.on('data', (d) => ((out += d), out.includes('ready\n') && resolve())));
+    const done = new Promise((resolve, reject) => p.on('exit', (code) => (code === 0 ? resolve(out.split('\n')[1].split(' ').map(Number)) : reject(new Error(`committer exited ${code}`)))));
+    return { p, ready, done };
+  });
+  await Promise.all(procs.map((x) => x.ready));
+  const startAt = Date.now() + 50;
+  for (const { p } of procs) p.stdin.end(`${startAt}\n`);
+  const ends = await Promise.all(procs.map((x) => x.done));
+  const commits = ends.reduce((a, [n]) => a + n, 0);
+  return {
+    rate: (commits * 1000) / Math.max(...ends.map(([, , ran]) => ran)),
+    perCommit: ends.reduce((a, [, s]) => a + s, 0) / commits,
+  };
 }

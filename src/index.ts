@@ -1,3 +1,7 @@
+/**
+ * The package's main entry, `jsonl-journal`: the journal's whole public API (docs/api.md). The
+ * NATS bridge and the pino destination have entries of their own.
+ */
 export {
   Journal, type AppendManyOptions, type AppendOptions, type AppendReceipt, type Durability, type JournalOptions, type KeptRecord, type RecoveredTail,
 } from './write/journal.js';

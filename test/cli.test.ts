@@ -589,6 +589,15 @@ describe('edges a new user hit', () => {
     expect((await readAll(file)).map((x) => x.data)).toEqual([{ a: 1 }]);
   });
 
+  it('append: a line that is not UTF-8 is named by its line, not stored with its bytes replaced', async () => {
+    const file = tmpJournal();
+    const r = await journal(['append', file], { input: Buffer.concat([Buffer.from('{"a":1}\n{"b":"'), Buffer.from([0xff]), Buffer.from('"}\n{"c":3}\n')]) });
+    expect(r.code).toBe(65);
+    expect(r.stderr).toBe('journal: stdin line 2: not valid UTF-8\n');
+    expect(r.stdout).toBe('appended 1 record, seq 1\n');
+    expect((await readAll(file)).map((x) => x.data)).toEqual([{ a: 1 }]);
+  });
+
   it('append stores numbers exactly as written, and cat prints them so', async () => {
     const file = tmpJournal();
     const r = await journal(['append', file], { input: '{ "n": 12345678901234567890123, "f": 1.000000000000000000001, "s": "two  spaces" }\n' });
@@ -621,6 +630,14 @@ describe('edges a new user hit', () => {
     }
     expect(fs.readFileSync(file).equals(before)).toBe(true);
     expect(fs.readdirSync(path.dirname(file))).toEqual([path.basename(file)]);
+  });
+
+  it('counts say "1 record", not "1 records"', async () => {
+    const { file } = await journalOf(1);
+    expect((await journal(['repair', file])).stdout).toContain('nothing to repair: 1 record, no damage');
+    expect((await journal(['verify', file])).stdout).toContain('  1 record, ');
+    const { file: two } = await journalOf(2);
+    expect((await journal(['verify', two])).stdout).toContain('  2 records, ');
   });
 
   it('append among other writers does not print its seqs as a range of its own', async () => {
@@ -656,6 +673,13 @@ describe('edges a new user hit', () => {
     expect(r.stderr).toMatch(/^journal: --from-seq takes a positive integer, not "-3"\n/);
   });
 
+  it('a negative number after a short option gets that option\'s own message too', async () => {
+    const { file } = await journalOf(3);
+    const r = await journal(['cat', file, '-n', '-3']);
+    expect(r.code).toBe(64);
+    expect(r.stderr).toMatch(/^journal: --last takes a positive integer, not "-3"\n/);
+  });
+
   it('no progress bar for a small file, even under a terminal', async () => {
     const { file } = await journalOf(5);
     const tty = spawnSync('script', ['-qfec', `${process.execPath} ${BIN} verify ${file}`, '/dev/null'], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } }).stdout;
@@ -685,6 +709,26 @@ describe('edges a new user hit', () => {
     expect(a.stderr).toMatch(new RegExp(`cut 1 line of plain JSON without checksums \\(another tool appended it\\) at offset ${size}; the bytes are saved in (\\S+\\.cut)\\n$`));
     const saved = /saved in (\S+\.cut)/.exec(a.stderr)![1]!;
     expect(fs.readFileSync(saved, 'utf8')).toBe('{"manual":1}\n');
+  });
+});
+
+describe('what a command cuts, it says where it saved', () => {
+  it.each([
+    ['compact', []],
+    ['truncate', ['--to-seq', '2']],
+  ])('%s: the torn tail it leaves out, and the file its bytes were saved in', async (cmd, args) => {
+    const { file } = await journalOf(3);
+    const size = fs.statSync(file).size;
+    fs.appendFileSync(file, 'torn bytes');
+    const r = await journal([cmd, file, ...args]);
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    const m = new RegExp(`\\n  cut a torn tail of 10 bytes at offset ${size.toLocaleString('en-US')}; the bytes are saved in (\\S+\\.cut)\\n$`).exec(r.stdout);
+    expect(m, r.stdout).not.toBeNull();
+    expect(fs.readFileSync(m![1]!, 'utf8')).toBe('torn bytes');
+    fs.appendFileSync(file, 'torn again');
+    const json = JSON.parse((await journal([cmd, file, ...(cmd === 'truncate' ? ['--to-seq', '1'] : []), '--json'])).stdout);
+    expect(json.cut).toMatchObject({ bytes: 10, foreign: 0, savedTo: expect.stringMatching(/\.cut$/) });
+    expect(fs.readFileSync(json.cut.savedTo, 'utf8')).toBe('torn again');
   });
 });
 
@@ -741,6 +785,30 @@ describe('journal consumers --reset and --delete', () => {
     expect(child.lines.at(-1)).toBe('error CONSUMER_RESET');
     expect((await child.exited).code).toBe(0);
     expect(await nextOf(file, 'worker')).toBe(1);
+  });
+
+  it('--delete NAME --force on a running consumer: deleted at once; its next commit fails with CONSUMER_RESET and does not bring it back', async () => {
+    const { file } = await journalOf(500);
+    const child = new Child('consumer-running.mjs', [file, 'worker', '10']);
+    await child.waitFor((l) => l.startsWith('committed'));
+    const r = await journal(['consumers', file, '--delete', 'worker', '--force']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`^${file}: consumer worker deleted \\(it was at seq \\d+\\)\\n$`));
+    expect(r.stderr).toContain('consumer worker was running: its commits are refused from now on (CONSUMER_RESET)');
+    await child.waitFor((l) => l.startsWith('error'));
+    expect(child.lines.at(-1)).toBe('error CONSUMER_RESET');
+    expect((await child.exited).code).toBe(0);
+    expect((await journal(['consumers', file])).stdout).toContain('no consumers');
+  });
+
+  it('the list says which consumer expired, and after how long away', async () => {
+    const { file } = await journalOf(5);
+    const c = await Consumer.open(file, 'away', { expireAfterMs: 100 });
+    await c.close();
+    await sleep(300);
+    const r = await journal(['consumers', file]);
+    expect(r.stdout).toMatch(/away\s+0\s+5\s+\S+\s+expired \(100ms without it\)\n/);
+    expect(JSON.parse((await journal(['consumers', file, '--json'])).stdout)).toEqual([expect.objectContaining({ name: 'away', live: false, expired: true, expireAfterMs: 100 })]);
   });
 
   it('--reset NAME --to TIME: the first record appended at or after it; a time after the last: from now on', async () => {

@@ -302,6 +302,50 @@ describe('reset and delete', () => {
     expect(await listConsumers(file)).toEqual([]);
   });
 
+  it('a consumer opened the moment a forced reset fences off the running one is fenced off too: no commit that does not count resolves', async () => {
+    const file = await journalOf(40);
+    const { c: running } = await handedOut(file, 'r', 20);
+    await running.commit(20);
+    const lock = path.join(`${file}.consumers`, 'locks', 'r.lock');
+    const between: Consumer[] = [];
+    hookIo('unlink', (orig) => async (p) => {
+      await orig(p);
+      if (p === lock && between.length === 0) between.push(await Consumer.open(file, 'r'));
+    });
+    expect(await Consumer.reset(file, 'r', { seq: 5 }, { force: true })).toMatchObject({ seq: 4, wasLive: true });
+    const late = between[0]!;
+    const it = late.records();
+    await expect((async () => {
+      await late.commit((await it.next()).value.seq);
+    })()).rejects.toMatchObject({ code: ErrorCode.CONSUMER_RESET });
+    await late.close().catch(() => {});
+    await running.close().catch(() => {});
+    expect((await listConsumers(file))[0]).toMatchObject({ name: 'r', seq: 4 });
+    expect(await readsNext(file, 'r')).toBe(5);
+  });
+
+  it('a consumer opened the moment a delete gives up its lock starts anew, and its commits count', async () => {
+    const file = await journalOf(40);
+    const { c } = await handedOut(file, 'd', 20);
+    await c.commit(20);
+    await c.close();
+    const lock = path.join(`${file}.consumers`, 'locks', 'd.lock');
+    const between: Consumer[] = [];
+    hookIo('unlink', (orig) => async (p) => {
+      await orig(p);
+      if (p === lock && between.length === 0) between.push(await Consumer.open(file, 'd'));
+    });
+    await Consumer.delete(file, 'd');
+    const late = between[0]!;
+    expect(late.committedSeq).toBe(0);
+    const it = late.records();
+    const first = (await it.next()).value.seq;
+    expect(first).toBe(1);
+    await late.commit(first);
+    await late.close();
+    expect(await listConsumers(file)).toEqual([expect.objectContaining({ name: 'd', seq: 1 })]);
+  });
+
   it('a deleted consumer holds nothing back; opened again it starts anew, and lines of its old life cannot outrank it', async () => {
     const file = await journalOf(30);
     const { c } = await handedOut(file, 'gone', 10);

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, Journal, verify } from '../src/index.js';
 import { bytesOf, countIo, hookIo, readAll, sysError, tmpJournal } from './helpers.js';
@@ -105,6 +106,22 @@ describe('failed opens', () => {
       throw sysError('EMFILE', 'open');
     });
     await expect(Journal.open(file)).rejects.toMatchObject({ code: ErrorCode.IO_ERROR, cause: expect.objectContaining({ code: 'EMFILE' }) });
+  });
+
+  it.each([
+    ['EACCES', 'open', ErrorCode.IO_ERROR],
+    ['ENOSPC', 'write', ErrorCode.WRITE_FAILED],
+    ['EIO', 'fsync', ErrorCode.SYNC_FAILED],
+  ] as const)('creating a journal, %s on %s names the journal, not the temp file it is made in', async (code, call, expected) => {
+    const file = tmpJournal();
+    hookIo(call, (orig) => (async (...args: unknown[]) => {
+      // The header is written to a temp file first: fail that file's call.
+      if (call !== 'open' || String(args[0]).endsWith('.tmp')) throw sysError(code, call);
+      return (orig as (...a: unknown[]) => unknown)(...args);
+    }) as never);
+    const err = await Journal.open(file).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: expected, path: file, message: `cannot ${call === 'open' ? 'create' : call} ${file}: ${code}`, cause: expect.objectContaining({ code }) });
+    expect(fs.readdirSync(path.dirname(file))).toEqual([]);
   });
 
   it('an fdatasync failing during open recovery fails the open', async () => {

@@ -245,6 +245,19 @@ describe('follow', () => {
     expect(events).toEqual([]);
   });
 
+  it('a durable-only follower that cannot fsync the directory as it opens the journal fails with SYNC_FAILED naming it', async () => {
+    const file = tmpJournal();
+    const j = await Journal.open(file);
+    await j.append('one');
+    await j.close();
+    hookIo('fsyncDir', () => async () => {
+      throw Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' });
+    });
+    const it = follow(file, { pollMs: 50 })[Symbol.asyncIterator]();
+    await expect(it.next()).rejects.toMatchObject({ code: ErrorCode.SYNC_FAILED, path: file, message: `cannot fsync the directory of ${file}: EIO` });
+    await it.return?.();
+  });
+
   it('an aborted follower leaves no open fd, watcher or timer behind', async () => {
     const file = tmpJournal();
     const j = await Journal.open(file);

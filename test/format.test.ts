@@ -74,7 +74,7 @@ describe('CRC-32', () => {
     for (const len of [0, 1, CRC_NATIVE_THRESHOLD, 4097, big.length]) expect(crc32Portable(big.subarray(0, len))).toBe(zlibCrc32(big.subarray(0, len)));
   });
 
-  it('loads and computes the same CRCs on a Node whose zlib has no crc32 (before 20.15)', () => {
+  it('loads and computes the same CRCs on a Node whose zlib has no crc32 (before 20.15, and 22.0 and 22.1)', () => {
     // The built module, in a process where zlib.crc32 is deleted before anything imports it.
     const script = `
       import { createRequire } from 'node:module';
@@ -243,6 +243,44 @@ describe.each([[2, VECTORS], [1, VECTORS_V1]] as const)('test vectors, format ve
   it('docs/format.md quotes the fixture exactly', () => {
     const doc = fs.readFileSync(path.join(ROOT, 'docs/format.md'), 'utf8');
     expect(doc).toContain(fs.readFileSync(file, 'utf8'));
+  });
+});
+
+describe('the test vectors, cut and damaged as docs/format.md section 8 says', () => {
+  const bytes = fs.readFileSync(VECTORS);
+  const seqs = async (file: string) => (await readAll(file)).map((r) => r.seq);
+
+  it('cut inside the seal: a torn tail the next writer cuts back to 465, all four records kept', async () => {
+    const file = tmpJournal();
+    for (let end = 466; end < bytes.length; end++) {
+      fs.writeFileSync(file, bytes.subarray(0, end));
+      expect(await verify(file), `cut at ${end}`).toMatchObject({ corrupt: [], tornTail: { offset: 465 } });
+      const j = await Journal.open(file);
+      expect(fs.statSync(file).size, `cut at ${end}`).toBe(465);
+      await j.close();
+      expect(await seqs(file)).toEqual([1, 2, 3, 4]);
+    }
+  });
+
+  it('seal cut off and cut inside the last batch: record 1 only', async () => {
+    const file = tmpJournal();
+    for (let end = 257; end < 465; end++) {
+      fs.writeFileSync(file, bytes.subarray(0, end));
+      expect((await verify(file)).corrupt, `cut at ${end}`).toEqual([]);
+      expect(await seqs(file), `cut at ${end}`).toEqual([1]);
+    }
+  });
+
+  it('any one byte changed from offset 153 on: corruption at the line holding it', async () => {
+    const file = tmpJournal();
+    for (let at = 153; at < bytes.length; at++) {
+      const damaged = Buffer.from(bytes);
+      damaged[at] = damaged[at]! ^ 0x20;
+      fs.writeFileSync(file, damaged);
+      const report = await verify(file);
+      expect(report.tornTail, `byte ${at}`).toBeNull();
+      expect(report.corrupt[0]?.offset, `byte ${at}`).toBe(bytes.lastIndexOf(0x0a, at - 1) + 1);
+    }
   });
 });
 

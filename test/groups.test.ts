@@ -126,6 +126,28 @@ describe('groups in one process', () => {
     expect(await listConsumers(file)).toEqual([]);
   });
 
+  it('a member fenced off by a forced reset finishes a claim of the old epoch: the claim of the same range in the new epoch stays, and the position with it', async () => {
+    const file = await journalOf(50);
+    const old = await ConsumerGroup.open(file, 'g', { claimSize: 10, leaseMs: 60_000 });
+    const oldIt = old.records();
+    for (const r of await take(oldIt, 3)) old.ack(r.seq);
+    await Consumer.reset(file, 'g', 'earliest', { force: true });
+    const b = await ConsumerGroup.open(file, 'g', { claimSize: 10, leaseMs: 60_000 });
+    expect((await take(b.records(), 10)).map((r) => r.seq)).toEqual(range(1, 10));
+    // The fenced member hands out what it holds, acknowledges it, and finishes its claim 1..10 in the work log.
+    for (const r of await take(oldIt, 7)) old.ack(r.seq);
+    await expect(take(oldIt, 1)).rejects.toMatchObject({ code: ErrorCode.CONSUMER_RESET });
+    await old.close().catch(() => {});
+    await sleep(100);
+    // b has acknowledged none of 1..10: the group is still at 0, and they go to the next member.
+    expect(b.committedSeq).toBe(0);
+    await b.close();
+    const c = await ConsumerGroup.open(file, 'g', { claimSize: 10, leaseMs: 60_000 });
+    expect(c.committedSeq).toBe(0);
+    expect((await take(c.records(), 10)).map((r) => r.seq)).toEqual(range(1, 10));
+    await c.close();
+  });
+
   it('the work log is compacted down to a state line as it grows, and members go on through it: every record once', async () => {
     const N = 1_500;
     const file = await journalOf(N);
@@ -188,6 +210,15 @@ describe('the work log as a state machine', () => {
     expect([copy.epoch, copy.next, copy.floor, [...copy.leases.values()]]).toEqual([0, 26, 20, [{ from: 21, to: 25, member: 'd', until: 900, acked: [] }]]);
     s.apply({ op: 'epoch', epoch: 1, floor: 7 });
     expect([s.epoch, s.next, s.floor, s.leases.size]).toEqual([1, 8, 7, 0]);
+    // Lines about claims of the epoch before change nothing in this one.
+    s.apply({ op: 'claim', m: 'e', from: 8, to: 17, until: 900 });
+    s.apply({ op: 'renew', m: 'e', e: 0, froms: [8], until: 5000, acked: [9] });
+    s.apply({ op: 'release', m: 'e', e: 0, froms: [8], acked: [10] });
+    s.apply({ op: 'done', m: 'd', e: 0, from: 8 });
+    expect([s.floor, [...s.leases.values()]]).toEqual([7, [{ from: 8, to: 17, member: 'e', until: 900, acked: [] }]]);
+    s.apply({ op: 'renew', m: 'e', e: 1, froms: [8], until: 5000, acked: [9] });
+    s.apply({ op: 'done', m: 'e', e: 1, from: 8 });
+    expect([s.floor, s.leases.size]).toEqual([17, 0]);
   });
 });
 

@@ -218,7 +218,7 @@ export const JOURNAL_BIN = path.join(path.dirname(FIXTURES), '..', 'dist/cli/mai
 /** Runs the built `journal` command (or, with `bin`, a copy of it), with `input` on its stdin and `node` flags before it. */
 export function runJournal(
   args: string[],
-  opts: { input?: string; env?: NodeJS.ProcessEnv; uid?: number; bin?: string; execPath?: string; node?: string[]; spawned?: (pid: number) => void } = {},
+  opts: { input?: string | Buffer; env?: NodeJS.ProcessEnv; uid?: number; bin?: string; execPath?: string; node?: string[]; spawned?: (pid: number) => void } = {},
 ): Promise<CommandRun> {
   return new Promise((resolve) => {
     const bin = opts.bin ?? JOURNAL_BIN;

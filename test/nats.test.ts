@@ -141,6 +141,27 @@ describe.skipIf(missing)('ship and restore, one server', () => {
     expect(third.stdout).toContain('up to date');
   }, 60_000);
 
+  it('restore into a journal with a torn tail says where the bytes it cut were saved', async () => {
+    const stream = await newStream();
+    const file = await journalOf(10);
+    const s = await ship(file, { server: server.url, stream });
+    await s.waitFor(10);
+    await s.close();
+    const copy = path.join(tmpDir(), 'copy.jsonl');
+    expect(await restore(copy, { server: server.url, stream })).toMatchObject({ restored: 10, cut: null });
+    const size = fs.statSync(copy).size;
+    fs.appendFileSync(copy, 'torn bytes');
+    const r = await run(['restore', copy, '--server', server.url, '--stream', stream]);
+    expect(r.code, r.stderr).toBe(0);
+    const m = new RegExp(`up to date.*\\n  cut a torn tail of 10 bytes at offset ${size.toLocaleString('en-US')}; the bytes are saved in (\\S+\\.cut)\\n$`).exec(r.stdout);
+    expect(m, r.stdout).not.toBeNull();
+    expect(fs.readFileSync(m![1]!, 'utf8')).toBe('torn bytes');
+    fs.appendFileSync(copy, 'torn again');
+    const again = await restore(copy, { server: server.url, stream });
+    expect(again.cut).toMatchObject({ offset: size, bytes: 10, foreign: 0 });
+    expect(fs.readFileSync(again.cut!.savedTo, 'utf8')).toBe('torn again');
+  });
+
   it('numbers are shipped and restored digit for digit, as the journal stores them', async () => {
     const stream = await newStream();
     const file = tmpJournal();

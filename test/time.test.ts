@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compact, Consumer, ErrorCode, follow, Journal, readJournal, truncate, type CompactResult, type JournalRecord } from '../src/index.js';
+import { parseTime } from '../src/cli/time.js';
 import { acked, Child, countIo, hookIo, readAll, sleep, tmpJournal } from './helpers.js';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
@@ -96,6 +97,39 @@ describe('reading by time', () => {
     expect(seqs(await readAll(small, { last: 500 }))).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
   });
 
+  it('last N with other bounds reads near them, not the whole file: fewer than N since a time, or an until far back', async () => {
+    const file = await timeline(60_000);
+    const size = fs.statSync(file).size;
+    expect(size).toBeGreaterThan(5_000_000);
+    let bytes = 0;
+    hookIo('read', (orig) => (async (...args: Parameters<typeof orig>) => {
+      const n = await orig(...args);
+      bytes += n;
+      return n;
+    }) as typeof orig);
+    const cases: Array<[string, Parameters<typeof readAll>[1], number[]]> = [
+      ['3 records since the time', { last: 5, fromTs: 59_998_000 }, [59_998, 59_999, 60_000]],
+      ['none since the time', { last: 5, fromTs: 70_000_000 }, []],
+      ['3 records from the seq', { last: 5, fromSeq: 59_998 }, [59_998, 59_999, 60_000]],
+      ['until early in the file', { last: 3, untilTs: 500_000 }, [498, 499, 500]],
+      ['until the middle', { last: 3, untilTs: 30_000_000 }, [29_998, 29_999, 30_000]],
+      ['between two times', { last: 4, fromTs: 20_000_000, untilTs: 20_002_000 }, [20_000, 20_001, 20_002]],
+    ];
+    for (const [name, opts, want] of cases) {
+      bytes = 0;
+      expect(seqs(await readAll(file, opts)), name).toEqual(want);
+      // Bisections of 64 KiB probes and a chunk or two: a small part of the file, whatever it holds.
+      expect(bytes, name).toBeLessThan(size / 2);
+      expect(bytes, name).toBeLessThan(4 * 1024 * 1024);
+    }
+  });
+
+  it('last N of a very large N holds no more than the records it finds, and is no I/O error', async () => {
+    const file = await timeline(30);
+    expect(seqs(await readAll(file, { last: 2 ** 40 }))).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+    expect(seqs(await readAll(file, { last: Number.MAX_SAFE_INTEGER, fromSeq: 28 }))).toEqual([28, 29, 30]);
+  });
+
   it('follow with last N starts with the last N records, then the new ones: tail -n N -f', async () => {
     const file = await timeline(50);
     const ac = new AbortController();
@@ -134,6 +168,66 @@ describe('reading by time', () => {
     c.kill('SIGTERM');
     expect(out.trim().split('\n').map((l) => JSON.parse(l).i)).toEqual([18, 19, 20, 'new']);
   });
+
+  it('last 0: nothing to read; with follow (journal cat -n 0 -f), only what is appended from then on, as tail -n 0 -f', async () => {
+    const file = await timeline(20);
+    expect(await readAll(file, { last: 0 })).toEqual([]);
+    expect((await cli(['cat', file, '-n', '0'])).stdout).toBe('');
+    const ac = new AbortController();
+    const got: JournalRecord[] = [];
+    const done = (async () => {
+      for await (const r of follow(file, { last: 0, signal: ac.signal, pollMs: 20 })) {
+        got.push(r);
+        if (got.length === 2) ac.abort();
+      }
+    })();
+    const c = spawn(process.execPath, [BIN, 'cat', file, '-n', '0', '-f', '--data'], { env: { ...process.env, NO_COLOR: '1' } });
+    let out = '';
+    c.stdout.on('data', (d) => (out += d));
+    // New records, one at a time, until both have printed two: however late either started, what
+    // it prints are records appended after it started, one after another, none of the first 20.
+    const j = await Journal.open(file);
+    for (let k = 0, t0 = Date.now(); got.length < 2 || out.split('\n').length < 3; k++, await sleep(100)) {
+      if (Date.now() - t0 > 20_000) throw new Error(`no new records: ${out}`);
+      await j.append({ k });
+    }
+    await j.close();
+    await done;
+    c.kill('SIGTERM');
+    const ks = (values: unknown[]) => values.map((v) => (v as { k?: number }).k);
+    const printed = ks(out.trim().split('\n').map((l) => JSON.parse(l)));
+    expect(got[0]!.seq).toBeGreaterThan(20);
+    expect(got[1]!.seq).toBe(got[0]!.seq + 1);
+    for (const seen of [ks(got.map((r) => r.data)), printed]) {
+      expect(seen[0], JSON.stringify(seen)).toEqual(expect.any(Number));
+      expect(seen).toEqual(seen.map((_, i) => seen[0]! + i));
+    }
+    await expect(readAll(file, { last: -1 })).rejects.toThrow(RangeError);
+  });
+});
+
+describe('times on the command line', () => {
+  it('a date alone is local midnight, as a date with a time and no zone is local time (not UTC, as JavaScript reads it)', () => {
+    const tz = process.env.TZ;
+    process.env.TZ = 'America/New_York';
+    try {
+      expect(parseTime('since', '2026-12-08')).toBe(new Date(2026, 11, 8).getTime());
+      expect(parseTime('since', '2026-12-08')).toBe(parseTime('since', '2026-12-08T00:00'));
+      expect(parseTime('since', '2026-12-08')).toBe(Date.UTC(2026, 11, 8, 5));
+      expect(parseTime('since', '2026-12-08T00:00:00Z')).toBe(Date.UTC(2026, 11, 8));
+      expect(() => parseTime('since', '2026-02-30')).toThrow('--since takes a time');
+    } finally {
+      if (tz === undefined) delete process.env.TZ;
+      else process.env.TZ = tz;
+    }
+  });
+
+  it('a time ago as docker logs (10m) and journalctl (-10m, 10m ago) write it', () => {
+    const now = 1_800_000_000_000;
+    for (const t of ['10m', '-10m', '10m ago', ' 10m ']) expect(parseTime('since', t, now), t).toBe(now - 600_000);
+    expect(parseTime('since', '1.5h', now)).toBe(now - 5_400_000);
+    for (const t of ['-10m ago', '10 m', '10x', '--10m', 'yesterday']) expect(() => parseTime('since', t, now), t).toThrow('--since takes a time');
+  });
 });
 
 /** Every acknowledged record from `minSeq` on is in the journal once, under its seq; none below it is. */
@@ -170,13 +264,16 @@ describe('retention by age and by size', () => {
       await compact(${JSON.stringify(file)}, ${JSON.stringify(policy(cutoff))});`], { env: { ...process.env, JSONL_JOURNAL_KILL_POINT: 'compact-copying:2' } });
     expect((await new Promise<{ signal: string | null }>((r) => killed.on('exit', (_c, signal) => r({ signal })))).signal).toBe('SIGKILL');
     const p = policy(cutoff);
+    const before = await readAll(file);
     const r = await compact(file, { ...p, wait: true });
     await Promise.all(writers.map((w) => w.exited));
     const { minSeq, kept } = await keptFrom(file, writers);
     expect(minSeq).toBeGreaterThan(1);
     expect(r.recordsAfter).toBeLessThan(r.recordsBefore);
     expect(kept).toBeGreaterThan(0);
-    if ('beforeTs' in p) expect((await readAll(file))[0]!.ts).toBeGreaterThanOrEqual(p.beforeTs);
+    // By age, the policy keeps every record appended at or after the time: the first kept is the
+    // first of them (records appended since the snapshot are later still).
+    if ('beforeTs' in p) expect(minSeq).toBe(before.find((x) => x.ts >= p.beforeTs)!.seq);
   });
 
   it('by size keeps the newest records that fit; by age, in a version 2 journal, every record from the time on', async () => {
@@ -308,5 +405,49 @@ describe('truncating to a point', () => {
     expect((await readAll(file)).map((x) => x.ts).slice(-2)).toEqual([42_000, expect.any(Number)]);
     const cliRun = await cli(['truncate', file, '--to-seq', '500']);
     expect(cliRun.stdout).toContain('nothing after seq 43 to drop');
+  });
+
+  it('a follower and a consumer running past the point are DIVERGED, not handed the new records under seqs they passed', async () => {
+    const file = await timeline(20);
+    const f = follow(file, { pollMs: 20 });
+    for (let s = 1; s <= 20; s++) expect((await f.next()).value.seq).toBe(s);
+    const c = await Consumer.open(file, 'live');
+    const records = c.records({ pollMs: 20 });
+    for (let s = 1; s <= 20; s++) expect((await records.next()).value.seq).toBe(s);
+    await c.commit(20);
+    await truncate(file, { toSeq: 10 });
+    const j = await Journal.open(file);
+    await j.appendMany(Array.from({ length: 15 }, (_, i) => ({ after: i })));
+    await j.close();
+    // Seqs 11 to 20 now name other records; seq 21 on would follow silently without the check.
+    await expect(f.next()).rejects.toMatchObject({ code: ErrorCode.DIVERGED });
+    await expect(records.next()).rejects.toMatchObject({ code: ErrorCode.DIVERGED });
+    await c.close();
+  });
+
+  it('a follower that read records appended during a compaction, past maxSeq in the new header, goes on: they are in the new file', async () => {
+    const file = await timeline(4000);
+    const f = follow(file, { fromSeq: 4000, pollMs: 20 });
+    expect((await f.next()).value.seq).toBe(4000);
+    const j = await Journal.open(file);
+    let appended: Promise<unknown> | null = null;
+    // The copy's reads wait for the append made during it, so that it lands in the old file.
+    let gate: Promise<unknown> | null = null;
+    hookIo('read', (orig) => (async (...args: Parameters<typeof orig>) => {
+      if (appended !== null) await (gate ??= Promise.race([appended, sleep(3000)]));
+      return orig(...args);
+    }) as typeof orig);
+    const r = await compact(file, { beforeSeq: 100, onProgress: (p) => {
+      if (p.phase === 'copy' && appended === null) appended = j.append('during the copy');
+    } });
+    await appended;
+    expect((await readAll(file, { fromSeq: 4001 })).map((x) => x.data)).toEqual(['during the copy']);
+    expect(r.recordsAfter).toBe(4001 - 99);
+    // Read from the old file, then found again in the new one.
+    expect((await f.next()).value).toMatchObject({ seq: 4001, data: 'during the copy' });
+    await j.append('after');
+    await j.close();
+    expect((await f.next()).value).toMatchObject({ seq: 4002, data: 'after' });
+    await f.return();
   });
 });

@@ -9,7 +9,7 @@ import { encodeHeader, newHeader } from '../src/format/header.js';
 import { canReadExactIntegers } from '../src/format/json.js';
 import { sealLength } from '../src/format/seal.js';
 import { compact, ErrorCode, Journal, rawJson, readJournal, repair, verify } from '../src/index.js';
-import { cutsDir, MAX_SAVED_CUTS } from '../src/write/cuts.js';
+import { cutsDir, MAX_SAVED_CUT_BYTES, MAX_SAVED_CUTS } from '../src/write/cuts.js';
 import { IDLE_SEAL_MS } from '../src/write/journal.js';
 import { bytesOf, readAll, sleep, tmpJournal } from './helpers.js';
 
@@ -202,6 +202,34 @@ describe('what is cut is kept', () => {
     expect(left).toEqual(names.slice(3).sort());
   });
 
+  it('keeps saved cuts up to 256 MiB: the oldest beyond it are removed when a new one is saved', async () => {
+    expect(MAX_SAVED_CUT_BYTES).toBe(256 * 1024 * 1024);
+    const { file } = await closedJournal();
+    const dir = cutsDir(file);
+    fs.mkdirSync(dir);
+    // Two older cuts, sparse: 100 MiB, and before it 200 MiB, which no longer fits beside it.
+    for (const [name, mib] of [['1000-at-9.cut', 200], ['2000-at-9.cut', 100]] as const) {
+      fs.writeFileSync(path.join(dir, name), '');
+      fs.truncateSync(path.join(dir, name), mib * 1024 * 1024);
+    }
+    fs.appendFileSync(file, 'torn');
+    const j = await Journal.open(file);
+    await j.close();
+    expect(fs.readdirSync(dir).sort()).toEqual(['2000-at-9.cut', path.basename(j.recovered!.savedTo)].sort());
+  });
+
+  it("'interval' seals once idle for syncIntervalMs, when that is longer than 250 ms", async () => {
+    const file = tmpJournal();
+    const j = await Journal.open(file, { durability: 'interval', syncIntervalMs: IDLE_SEAL_MS * 4 });
+    await j.append('vouched later');
+    const unsealed = fs.statSync(file).size;
+    await sleep(IDLE_SEAL_MS * 2);
+    expect(fs.statSync(file).size).toBe(unsealed);
+    for (const t0 = Date.now(); fs.statSync(file).size === unsealed && Date.now() - t0 < 10_000;) await sleep(20);
+    expect(bytesOf(file).subarray(unsealed).toString()).toMatch(new RegExp(`^[0-9a-f]{8} \\{"seal":${unsealed}\\}\\n$`));
+    await j.close();
+  });
+
   it('compaction saves the torn tail it leaves out, and reports it', async () => {
     const { file, bytes } = await closedJournal();
     fs.appendFileSync(file, 'torn');
@@ -326,6 +354,18 @@ describe('numbers exactly as written', () => {
     const out = execFileSync(process.execPath, [...flags, '--input-type=module', '-e', script], { encoding: 'utf8' });
     expect(out.trim()).toBe('bigint 12345678901234567890123 number 1.5');
     if (!canReadExactIntegers) expect(() => readJournal(file, { data: 'bigint' })).toThrow(/Node 22 or later/);
+  });
+
+  it('a JSON.rawJSON value, where the runtime has it, is stored as its text (node --harmony-json-parse-with-source on Node 20)', async () => {
+    const file = tmpJournal();
+    const script = `
+      const { Journal } = await import(${JSON.stringify(path.join(ROOT, 'dist/index.js'))});
+      const j = await Journal.open(${JSON.stringify(file)});
+      await j.append({ id: JSON.rawJSON('12345678901234567890123'), list: [JSON.rawJSON('1.000000000000000000001')] });
+      await j.close();`;
+    const flags = typeof (JSON as { rawJSON?: unknown }).rawJSON === 'function' ? [] : ['--harmony-json-parse-with-source'];
+    execFileSync(process.execPath, [...flags, '--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(bytesOf(file).toString()).toContain('"data":{"id":12345678901234567890123,"list":[1.000000000000000000001]}');
   });
 
   it('rawJson refuses what is not JSON, or a number too large for any double: INVALID_VALUE', () => {

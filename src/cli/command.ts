@@ -50,13 +50,13 @@ export function isBug(err: unknown): boolean {
   return !(err instanceof Error && typeof code === 'string' && /^E[A-Z0-9]+$/.test(code));
 }
 
-/** A non-negative integer option, or a usage error naming it. */
-export function intOption(values: Record<string, unknown>, name: string): number | undefined {
+/** An integer option of at least `min` (1 unless given), or a usage error naming it. */
+export function intOption(values: Record<string, unknown>, name: string, min: 0 | 1 = 1): number | undefined {
   const v = values[name];
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (typeof v !== 'string' || !/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < 1) {
-    throw new UsageError(`--${name} takes a positive integer, not ${JSON.stringify(v)}`);
+  if (typeof v !== 'string' || !/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < min) {
+    throw new UsageError(`--${name} takes ${min === 0 ? '0 or ' : ''}a positive integer, not ${JSON.stringify(v)}`);
   }
   return n;
 }

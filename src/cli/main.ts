@@ -80,18 +80,18 @@ async function main(argv: string[]): Promise<number> {
 }
 
 /**
- * `--from-seq -3` as `--from-seq=-3`: parseArgs takes a value that starts with a dash for an option
- * it does not know, and its message says so in its own terms. Given to the option, the value gets
- * the option's own check and message (a positive integer, not "-3").
+ * `--from-seq -3` as `--from-seq=-3`, and `-n -3` as `--last=-3`: parseArgs takes a value that
+ * starts with a dash for an option it does not know, and its message says so in its own terms.
+ * Given to the option, the value gets the option's own check and message (a positive integer, not "-3").
  */
 function withNegativeValues(args: string[], cmd: Command): string[] {
   const out: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     const next = args[i + 1];
-    const name = a.startsWith('--') ? a.slice(2) : null;
-    if (name !== null && cmd.options[name]?.type === 'string' && next !== undefined && /^-\d/.test(next)) {
-      out.push(`${a}=${next}`);
+    const name = a.startsWith('--') ? a.slice(2) : /^-[^-]$/.test(a) ? Object.keys(cmd.options).find((k) => cmd.options[k]!.short === a[1]) : undefined;
+    if (name !== undefined && cmd.options[name]?.type === 'string' && next !== undefined && /^-\d/.test(next)) {
+      out.push(`--${name}=${next}`);
       i++;
     } else {
       out.push(a);

@@ -32,6 +32,8 @@ export const bold = paint('1');
 export const dim = paint('2');
 
 export const count = (n: number): string => n.toLocaleString('en-US');
+/** `n` and a noun, plural unless n is 1: "1 record", "2 records". */
+export const counted = (n: number, noun: string): string => `${count(n)} ${noun}${n === 1 ? '' : 's'}`;
 
 export function bytes(n: number): string {
   if (n < 1000) return `${n} B`;

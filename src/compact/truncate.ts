@@ -3,6 +3,7 @@
  * it drops is kept in `<journal>.truncated`; the seqs after the point are assigned again.
  */
 import { msOf, positiveInt, type TimeOption } from '../read/range.js';
+import type { RecoveredTail } from '../write/recovery.js';
 import { rewrite, type CompactOptions } from './compact.js';
 
 export interface TruncateResult {
@@ -13,6 +14,8 @@ export interface TruncateResult {
   savedTo: string | null;
   bytesBefore: number;
   bytesAfter: number;
+  /** The torn tail left out, saved first as a writer saves what it cuts; null if there was none. */
+  cut: RecoveredTail | null;
 }
 
 /**
@@ -36,5 +39,6 @@ export async function truncate(
     savedTo: truncatedAt!.savedTo,
     bytesBefore: result.bytesBefore,
     bytesAfter: result.bytesAfter,
+    cut: result.cut,
   };
 }

@@ -18,14 +18,16 @@ export interface Lease {
 /**
  * A line of the work log. `epoch` and `claim` and `state` lines are appended only right after the
  * line their writer read last (compare-and-swap on the seq), so they always apply; `renew`,
- * `release` and `done` may be appended anywhere and apply only as far as they still can.
+ * `release` and `done` may be appended anywhere and apply only as far as they still can. These
+ * name the epoch of their claims (`e`): after a forced reset, the lines of a member still working
+ * on claims of the old epoch apply to nothing (earlier versions wrote no `e`: such lines apply).
  */
 export type WorkLine =
   | { op: 'epoch'; epoch: number; floor: number }
   | { op: 'claim'; m: string; from: number; to: number; until: number }
-  | { op: 'renew'; m: string; froms: number[]; until: number; acked: number[] }
-  | { op: 'release'; m: string; froms: number[]; acked: number[] }
-  | { op: 'done'; m: string; from: number }
+  | { op: 'renew'; m: string; e?: number; froms: number[]; until: number; acked: number[] }
+  | { op: 'release'; m: string; e?: number; froms: number[]; acked: number[] }
+  | { op: 'done'; m: string; e?: number; from: number }
   | { op: 'state'; epoch: number; next: number; leases: Lease[] };
 
 export class GroupState {
@@ -47,6 +49,8 @@ export class GroupState {
 
   apply(line: WorkLine): void {
     this.sinceSnapshot++;
+    // Claims of another epoch are gone: what their member says of them changes nothing.
+    if ('e' in line && line.e !== undefined && line.e !== this.epoch) return;
     switch (line.op) {
       case 'epoch':
         this.epoch = line.epoch;
@@ -107,6 +111,7 @@ export class GroupState {
 }
 
 const nat = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+const optNat = (v: unknown): boolean => v === undefined || nat(v);
 const natList = (v: unknown): v is number[] => Array.isArray(v) && v.every(nat);
 const isLease = (v: unknown): v is Lease => {
   const o = v as Record<string, unknown>;
@@ -120,9 +125,9 @@ export function parseWorkLine(data: unknown, log: string, seq: number): WorkLine
     switch (o.op) {
       case 'epoch': return nat(o.epoch) && nat(o.floor);
       case 'claim': return typeof o.m === 'string' && nat(o.from) && nat(o.to) && nat(o.until);
-      case 'renew': return typeof o.m === 'string' && natList(o.froms) && nat(o.until) && natList(o.acked);
-      case 'release': return typeof o.m === 'string' && natList(o.froms) && natList(o.acked);
-      case 'done': return typeof o.m === 'string' && nat(o.from);
+      case 'renew': return typeof o.m === 'string' && optNat(o.e) && natList(o.froms) && nat(o.until) && natList(o.acked);
+      case 'release': return typeof o.m === 'string' && optNat(o.e) && natList(o.froms) && natList(o.acked);
+      case 'done': return typeof o.m === 'string' && optNat(o.e) && nat(o.from);
       case 'state': return nat(o.epoch) && nat(o.next) && Array.isArray(o.leases) && o.leases.every(isLease);
       default: return false;
     }

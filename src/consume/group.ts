@@ -47,6 +47,8 @@ const SNAPSHOT_EVERY = 2_000;
 
 /** A claim of this member: how many of its records are still to be acknowledged, and those acknowledged since the last line said so. */
 interface Claim {
+  /** The epoch of the state the claim was made in: the lines about it name it. */
+  epoch: number;
   from: number;
   to: number;
   unacked: number;
@@ -403,6 +405,7 @@ export class ConsumerGroup<T = unknown> implements AsyncDisposable {
       if (this.#ahead.length < this.#claimSize) await nextTurn();
       // From here to the claim's line, one decision on one state: line `base` is its last.
       const base = this.#applied;
+      const epoch = this.#state.epoch;
       const now = Date.now();
       const lease = this.#state.reclaimable(now, this.member);
       let range: { from: number; to: number } | null = lease ?? null;
@@ -421,7 +424,7 @@ export class ConsumerGroup<T = unknown> implements AsyncDisposable {
       // The claim, applied, moved the state's next seq past the records it took from those read ahead.
       if (lease !== undefined) records = await this.#read(lease);
       else this.#dropClaimed();
-      const claim: Claim = { from: range.from, to: range.to, unacked: records.length, acked: [] };
+      const claim: Claim = { epoch, from: range.from, to: range.to, unacked: records.length, acked: [] };
       this.#claims.set(range.from, claim);
       this.#buffer = records;
       this.#at = 0;
@@ -451,7 +454,12 @@ export class ConsumerGroup<T = unknown> implements AsyncDisposable {
 
   #finish(claim: Claim): void {
     this.#claims.delete(claim.from);
-    this.#background(this.#append({ op: 'done', m: this.member, from: claim.from }));
+    this.#background(this.#append({ op: 'done', m: this.member, e: claim.epoch, from: claim.from }));
+  }
+
+  /** This member's claims in the epoch it knows: claims of an earlier one went with the reset that ended it. */
+  #currentClaims(): Claim[] {
+    return [...this.#claims.values()].filter((c) => c.epoch === this.#state.epoch);
   }
 
   /** The seqs acknowledged since the last line said so, for the claims given. */
@@ -463,9 +471,11 @@ export class ConsumerGroup<T = unknown> implements AsyncDisposable {
 
   /** Extends this member's claims, so that the others do not take them while it works, and says what it acknowledged so far. */
   #renew(): void {
-    if (this.#claims.size === 0 || this.#failed !== null || this.#closing !== null) return;
-    const claims = [...this.#claims.values()];
-    this.#background(this.#append({ op: 'renew', m: this.member, froms: claims.map((c) => c.from), until: Date.now() + this.#leaseMs, acked: this.#takeAcked(claims) }));
+    const claims = this.#currentClaims();
+    if (claims.length === 0 || this.#failed !== null || this.#closing !== null) return;
+    this.#background(this.#append({
+      op: 'renew', m: this.member, e: claims[0]!.epoch, froms: claims.map((c) => c.from), until: Date.now() + this.#leaseMs, acked: this.#takeAcked(claims),
+    }));
   }
 
   /** Writes the whole state as one line and compacts the work log down to it (another member doing so is fine). */
@@ -541,8 +551,8 @@ export class ConsumerGroup<T = unknown> implements AsyncDisposable {
     if (err === null && !this.#lock.fenced()) {
       try {
         // Records not acknowledged go to the others now, not when the lease runs out.
-        const claims = [...this.#claims.values()];
-        if (claims.length > 0) await this.#append({ op: 'release', m: this.member, froms: claims.map((c) => c.from), acked: this.#takeAcked(claims) });
+        const claims = this.#currentClaims();
+        if (claims.length > 0) await this.#append({ op: 'release', m: this.member, e: claims[0]!.epoch, froms: claims.map((c) => c.from), acked: this.#takeAcked(claims) });
         await this.#appending;
         await this.#writePosition(false);
       } catch (e) {

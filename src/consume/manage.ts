@@ -42,11 +42,11 @@ export interface DeleteResult {
 export async function resetConsumer(file: string, name: string, to: SeekTarget, opts: ResetOptions = {}): Promise<ResetResult> {
   checkArgs(file, name);
   checkTarget(to);
+  // Before the lock: a target the journal cannot give fences nobody off.
+  const { next, journal } = await nextSeqFor(file, to);
   return underLock(file, name, opts, async (positions, wasLive) => {
     const cur = positions.get(name);
     if (cur === undefined) throw notFound(file, name);
-    const { next, journal } = await nextSeqFor(file, to);
-    if (wasLive) await removeLockFile(lockFile(file, name));
     const { lastActive: _, ...rest } = cur;
     await writeLine(file, { ...rest, epoch: positions.epoch(name) + 1, seq: next - 1, journal, fingerprint: null, updated: Date.now() });
     if (positions.isLegacy(name)) await removeLegacyPosition(file, name);
@@ -60,10 +60,11 @@ export async function deleteConsumer(file: string, name: string, opts: ResetOpti
   return underLock(file, name, opts, async (positions, wasLive) => {
     const cur = positions.get(name);
     if (cur === undefined) throw notFound(file, name);
-    await removeLockFile(lockFile(file, name));
     await writeLine(file, { name, epoch: positions.epoch(name) + 1, $tombstone: true });
     if (positions.isLegacy(name)) await removeLegacyPosition(file, name);
     if (cur.group) await removeFile(groupLog(file, name));
+    // Only now: a consumer opened after this makes a new lock, and reads the deletion.
+    await removeLockFile(lockFile(file, name));
     return { name, seq: cur.seq, wasLive };
   });
 }
@@ -73,18 +74,28 @@ function checkArgs(file: unknown, name: unknown): void {
   checkConsumerName(name);
 }
 
-/** Runs `act` holding the consumer's lock, or without it when the consumer is live and `force` says so. */
+/**
+ * Runs `act` holding the consumer's lock. A live consumer is refused unless `force` says so: then
+ * the lock file is removed, which fences off its holder, and the new one is taken, so that nobody
+ * opens the consumer between the fence and the line that moves it (an open in that gap is fenced
+ * off too).
+ */
 async function underLock<T>(file: string, name: string, opts: ResetOptions, act: (positions: Positions, wasLive: boolean) => Promise<T>): Promise<T> {
   if (io.statSync(file) === null) throw new JournalError(ErrorCode.NOT_FOUND, `${file} does not exist`, { path: file });
-  const lock = await LiveLock.takeIfIdle(file, name);
-  if (lock === null && opts.force !== true) {
+  let lock = await LiveLock.takeIfIdle(file, name);
+  const wasLive = lock === null;
+  if (wasLive && opts.force !== true) {
     throw new JournalError(ErrorCode.CONSUMER_BUSY,
       `${file}: consumer '${name}' is open in a running process: stop it first, or force it (its later commits are then refused)`, { path: file });
   }
+  while (lock === null) {
+    await removeLockFile(lockFile(file, name));
+    lock = await LiveLock.takeIfIdle(file, name);
+  }
   try {
-    return await act(await readPositions(file), lock === null);
+    return await act(await readPositions(file), wasLive);
   } finally {
-    await lock?.release();
+    await lock.release();
   }
 }
 

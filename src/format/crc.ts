@@ -11,7 +11,7 @@ const zlibCrc32 = (zlib as { crc32?: WholeCrc }).crc32;
 let crcPackage: typeof import('crc-32') | null = null;
 /**
  * The crc-32 package's CRC of a whole buffer, unsigned as zlib's is. Loaded at first use: a Node
- * with zlib.crc32 (20.15 and later) needs it only as a second opinion, and a short command should
+ * with zlib.crc32 (20.15, 22.2 and later) needs it only as a second opinion, and a short command should
  * not pay for parsing it.
  */
 export const crc32Portable: WholeCrc = (bytes) => (crcPackage ??= createRequire(import.meta.url)('crc-32') as typeof import('crc-32')).buf(bytes) >>> 0;

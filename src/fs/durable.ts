@@ -101,16 +101,17 @@ export async function createDurably(target: string, bytes: Buffer, kind: string)
     try {
       t = await createTemp(target, kind);
     } catch (err) {
-      // The temp's name says nothing to whoever asked for `target`.
-      if (err instanceof JournalError && err.code === ErrorCode.NOT_FOUND) {
+      // The temp's name says nothing to whoever asked for `target`: its errors name `target`.
+      if (!(err instanceof JournalError) || err.cause === undefined) throw err;
+      if (err.code === ErrorCode.NOT_FOUND) {
         throw new JournalError(ErrorCode.NOT_FOUND, `cannot create ${target}: its directory ${dirOf(target)} does not exist`, { path: target, cause: err.cause });
       }
-      throw err;
+      throw ioError('cannot create', target, err.cause);
     }
     let linked = false;
     try {
-      await writeAll(t.fd, bytes, 0, t.path);
-      await fsyncFile(t.fd, t.path);
+      await writeAll(t.fd, bytes, 0, target);
+      await fsyncFile(t.fd, target);
       try {
         await io.link(t.path, target);
         linked = true;

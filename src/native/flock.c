@@ -1,10 +1,7 @@
 /*
- * flock(2) for the journal's writers' lock, as a Node-API addon that any thread may load.
- *
- * It keeps no per-process JavaScript state (no persistent handles, no default-loop calls), so each
- * thread that requires it gets its own instance. The only process-wide state is on purpose: one
- * flag that lets at most one blocking flock wait per process, whichever thread asked
- * (docs/design.md, "The writers' lock").
+ * flock(2) for the journal's writers' lock, as a Node-API addon that any thread may load: no
+ * persistent handles, no default-loop calls, and one process-wide flag (docs/design.md, "The
+ * writers' lock").
  */
 #define NAPI_VERSION 8
 #include <errno.h>

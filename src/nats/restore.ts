@@ -3,7 +3,7 @@
  * and the journal's identity kept; a later run goes on where the last one stopped.
  */
 import fs from 'node:fs';
-import { ErrorCode, Journal, JournalError, rawJson, readJournal, type KeptRecord, type RawJson } from 'jsonl-journal';
+import { ErrorCode, Journal, JournalError, rawJson, readJournal, type KeptRecord, type RawJson, type RecoveredTail } from 'jsonl-journal';
 import { connect, serverList, throwIfAborted, type Connection, type ConnectionEvent } from './client.js';
 import { recordAt, retrying, streamInfo, type RetryOptions, type StreamRecord } from './stream.js';
 import { decodeRecord } from './wire.js';
@@ -40,6 +40,8 @@ export interface RestoreResult {
   /** The first and last seq appended by this run. */
   firstSeq: number | null;
   lastSeq: number | null;
+  /** The torn tail that opening the local journal cut, and where its bytes were saved; null if none. */
+  cut: RecoveredTail | null;
 }
 
 /** Records per appendRecords group, and appends awaiting their sync at most. */
@@ -76,6 +78,8 @@ class Restore {
   readonly #retry: RetryOptions;
   #journal: Journal | null = null;
   #journalId: string | null = null;
+  /** What opening the local journal cut. */
+  #cut: RecoveredTail | null = null;
   /** Whether a record of the stream was found to be the local journal's. */
   #matched = false;
   /** The last seq in the local journal (appended or queued). */
@@ -98,6 +102,7 @@ class Restore {
       const { first_seq: firstStreamSeq, last_seq: end, messages } = info.state;
       if (fs.existsSync(this.#file)) {
         this.#journal = await Journal.open(this.#file, { create: false });
+        this.#cut = this.#journal.recovered;
         this.#journalId = this.#journal.id;
         this.#lastSeq = this.#journal.lastSeq;
       }
@@ -108,7 +113,7 @@ class Restore {
       await this.#drain();
       await this.#journal?.close();
       this.#journal = null;
-      return { journalId: this.#journalId, restored: this.#restored, firstSeq: this.#firstSeq, lastSeq: this.#restored > 0 ? this.#lastSeq : null };
+      return { journalId: this.#journalId, restored: this.#restored, firstSeq: this.#firstSeq, lastSeq: this.#restored > 0 ? this.#lastSeq : null, cut: this.#cut };
     } finally {
       await Promise.allSettled(this.#pending);
       await this.#journal?.close().catch(() => {});

@@ -1,8 +1,7 @@
 /**
  * journalDestination(): a pino destination that appends each line pino writes as one record, its
- * JSON exactly as pino wrote it. Lines written while a batch commits wait and go as the next batch
- * (group commit); flush(cb) calls back once every line written before it is durable; a failure
- * reaches the caller as an 'error' event and through every flush callback it concerns.
+ * JSON exactly as written; flush(cb) calls back once every line written before it is durable
+ * (docs/design.md, "pino").
  */
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';

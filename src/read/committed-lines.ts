@@ -1,16 +1,6 @@
 /**
- * The committed records of a scan, kept as byte ranges for a reader to parse one at a time as it
- * hands them out. Records are parsed only when the caller asks for them, so none waits parsed on
- * the heap: not the records of a batch whose commit mark is still to come, nor those of a chunk not
- * yet handed out. Objects that outlive a young-generation collection make V8 grow the young
- * generation, which on Node 22 and later may reach 64 MB per semi-space: a reader that kept a large
- * batch parsed until its commit doubled its RSS that way.
- *
- * The scan runs in 'marks' mode and reports each record line as it meets it (record: its seq, ts
- * and where its data's JSON lies, which the marks pass read anyway), each committed batch (commit)
- * and the end of each chunk (fed). A record in the chunk just read is parsed from the scan's buffer,
- * which holds until the next read. The uncommitted bytes at a chunk's end are copied aside (the
- * spill): they will be gone from the buffer by the time their commit mark is read.
+ * The committed records of a scan, kept as byte ranges and parsed one at a time as a reader hands
+ * them out, so that none waits parsed on the heap (docs/design.md, "Reading: the scan engine").
  */
 import { isAscii } from 'node:buffer';
 import { ErrorCode, JournalError } from '../errors.js';
@@ -34,6 +24,13 @@ const FIRST_ROOM = 4096;
 /** A data that is not JSON, told apart from any value JSON.parse returns. */
 const NOT_JSON = Symbol('not JSON');
 
+/**
+ * Fed by a scan in 'marks' mode: each record line as the scan meets it (record: its seq, ts and
+ * where its data's JSON lies, which the marks pass read anyway), each committed batch (commit) and
+ * the end of each chunk (fed). A record in the chunk just read is parsed from the scan's buffer,
+ * which holds until the next read. The uncommitted bytes at a chunk's end are copied aside (the
+ * spill): they will be gone from the buffer by the time their commit mark is read.
+ */
 export class CommittedLines {
   readonly #path: string;
   readonly #mode: DataMode;
@@ -43,7 +40,8 @@ export class CommittedLines {
   /**
    * Per record met and not yet handed out, in file order: seq, ts and the line's offset; and the
    * start and end of its data's JSON from the line's start, or -1 and the LF's when the line is laid
-   * out otherwise. Numbers in typed arrays rather than an object per record, for the reason above.
+   * out otherwise. Numbers in typed arrays rather than an object per record: objects that outlive a
+   * young-generation collection make V8 grow the young generation.
    */
   #nums = new Float64Array(3 * FIRST_ROOM);
   #spans = new Int32Array(2 * FIRST_ROOM);

@@ -5,14 +5,16 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ErrorCode, JournalError, ioError } from '../errors.js';
+import { decodeLine, newEnvelope } from '../format/envelope.js';
 import { isVersion2, type Header } from '../format/header.js';
 import { MAX_LINE_BYTES } from '../format/limits.js';
+import { syncDirOf } from '../fs/durable.js';
 import { dirOf, io } from '../fs/io.js';
 import { openJournalFile } from '../scan/open.js';
 import { FOLLOW_CHUNK_BYTES as CHUNK_BYTES, JournalScan } from '../scan/scan.js';
-import { seekSeq, seekTs } from '../scan/seek.js';
+import { findLine, seekSeq, seekTs } from '../scan/seek.js';
 import { lastRecords } from '../scan/tail.js';
-import { msOf, positiveInt, type TimeOption } from './range.js';
+import { countOption, msOf, type TimeOption } from './range.js';
 import { checkDataMode, RecordIterator, type DataMode, type JournalRecord } from './record-iterator.js';
 
 export interface FollowOptions {
@@ -23,7 +25,7 @@ export interface FollowOptions {
    * in a version 2 journal; every record after it follows.
    */
   fromTs?: TimeOption;
-  /** Start with the last `last` records there are (read from the end), then follow: `tail -n N -f`. */
+  /** Start with the last `last` records there are (read from the end), then follow: `tail -n N -f`; 0: only new ones. */
   last?: number;
   /** Ends the iteration (without an error) and releases the file, watcher and timer. */
   signal?: AbortSignal;
@@ -68,6 +70,13 @@ export class Follower<T = unknown> extends RecordIterator<T> {
   #last: number | undefined;
   /** Whether the position was asked for (fromSeq) or reached: only then can it be "gone". */
   #positioned: boolean;
+  /** The last record yielded, where it is in the current file; null if it was read from an earlier one. */
+  #lastYielded: { seq: number; offset: number } | null = null;
+  /**
+   * The last record yielded, as the file it was read from held it, once that file was replaced: a
+   * new file must hold it too, or the journal was truncated behind the follower.
+   */
+  #yieldedBefore: KeptRecord | null = null;
 
   #fd = -1;
   #dev = 0;
@@ -112,7 +121,7 @@ export class Follower<T = unknown> extends RecordIterator<T> {
     this.#data = checkDataMode(opts.data);
     this.#nextSeq = opts.fromSeq ?? 1;
     this.#fromTs = msOf('fromTs', opts.fromTs) ?? Number.NEGATIVE_INFINITY;
-    this.#last = positiveInt('last', opts.last);
+    this.#last = countOption('last', opts.last);
     this.#positioned = opts.fromSeq !== undefined;
     this.#signal?.addEventListener('abort', this.#onAbort);
   }
@@ -174,7 +183,7 @@ export class Follower<T = unknown> extends RecordIterator<T> {
       }
       if (this.#deferred !== null) {
         const records = out.filter((r) => r.seq >= this.#nextSeq);
-        this.#nextSeq = records[records.length - 1]!.seq + 1;
+        this.#yielded(records[records.length - 1]!);
         return records;
       }
       const atEof = n < asked;
@@ -209,7 +218,7 @@ export class Follower<T = unknown> extends RecordIterator<T> {
           }
           this.#durableEnd = scan.committedEnd;
         }
-        this.#nextSeq = records[records.length - 1]!.seq + 1;
+        this.#yielded(records[records.length - 1]!);
         this.#positioned = true;
         return records;
       }
@@ -218,6 +227,12 @@ export class Follower<T = unknown> extends RecordIterator<T> {
         return null;
       }
     }
+  }
+
+  #yielded(last: JournalRecord): void {
+    this.#nextSeq = last.seq + 1;
+    this.#lastYielded = { seq: last.seq, offset: last.offset };
+    this.#yieldedBefore = null;
   }
 
   /** Opens the journal, or returns false if it does not exist yet. */
@@ -233,11 +248,7 @@ export class Follower<T = unknown> extends RecordIterator<T> {
     this.#fd = fd;
     if (this.#durableOnly) {
       // The name may point at a file a compactor renamed into place and died before making durable.
-      try {
-        await io.fsyncDir(this.#dir);
-      } catch (err) {
-        throw ioError('cannot fsync the directory of', this.path, err, ErrorCode.SYNC_FAILED);
-      }
+      await syncDirOf(this.path);
     }
     this.#atEnd = '';
     const id = io.fstatSync(fd);
@@ -245,6 +256,18 @@ export class Follower<T = unknown> extends RecordIterator<T> {
     this.#ino = id.ino;
     this.#header = header;
     this.#durableEnd = headerEnd;
+    const before = this.#yieldedBefore;
+    // Every seq up to maxSeq was assigned before this file was written, and a compaction copies the
+    // records appended while it ran as they are. A record yielded past maxSeq that this file does
+    // not hold as it was was dropped by a truncation, and its seq may be assigned again.
+    if (before !== null && before.seq > header.maxSeq) {
+      const now = await recordAt(fd, await seekSeq(fd, headerEnd, id.size, before.seq, MAX_LINE_BYTES), id.size, before.seq);
+      if (now === null || now.ts !== before.ts || now.data !== before.data) {
+        throw new JournalError(ErrorCode.DIVERGED,
+          `${this.path}: this follower yielded seq ${before.seq}, and the journal ${now === null ? 'no longer holds it' : 'now holds another record under it'}: ` +
+          `it was truncated to seq ${header.maxSeq} (or replaced by another journal), and the seqs after that may name other records`, { path: this.path });
+      }
+    }
     if (this.#positioned && this.#nextSeq < header.minSeq) {
       if (this.#gone === 'error') {
         throw new JournalError(ErrorCode.POSITION_GONE, `${this.path}: records from seq ${this.#nextSeq} were removed by retention; the oldest kept is seq ${header.minSeq} or later`, { path: this.path });
@@ -252,9 +275,10 @@ export class Follower<T = unknown> extends RecordIterator<T> {
       this.#nextSeq = 1;
     }
     if (this.#last !== undefined) {
-      const tail = await lastRecords(fd, this.path, headerEnd, id.size, this.#last, isVersion2(header), MAX_LINE_BYTES);
+      // With last: 0, only what is appended from now on, as tail -n 0 -f.
+      const tail = await lastRecords(fd, this.path, headerEnd, id.size, Math.max(this.#last, 1), isVersion2(header), MAX_LINE_BYTES);
+      if (tail !== null) this.#nextSeq = Math.max(this.#nextSeq, this.#last === 0 ? tail.lastSeq + 1 : tail.firstSeq);
       this.#last = undefined;
-      if (tail !== null) this.#nextSeq = Math.max(this.#nextSeq, tail.firstSeq);
     }
     let start = this.#nextSeq > 1 ? await seekSeq(fd, headerEnd, id.size, this.#nextSeq, MAX_LINE_BYTES) : headerEnd;
     if (Number.isFinite(this.#fromTs) && isVersion2(header)) start = Math.max(start, await seekTs(fd, headerEnd, id.size, this.#fromTs, MAX_LINE_BYTES));
@@ -285,6 +309,10 @@ export class Follower<T = unknown> extends RecordIterator<T> {
       if (now.size >= this.#scan!.committedEnd) return false;
     }
     if (now === null) return false;
+    if (this.#lastYielded !== null) {
+      this.#yieldedBefore = await recordAt(this.#fd, this.#lastYielded.offset, io.fstatSync(this.#fd).size, this.#lastYielded.seq);
+      this.#lastYielded = null;
+    }
     await this.#closeFile();
     return true;
   }
@@ -346,6 +374,33 @@ export class Follower<T = unknown> extends RecordIterator<T> {
     this.#wake?.();
     await this.#closeFile();
   }
+}
+
+/** A record's seq, ts and data as its line stores them. */
+interface KeptRecord {
+  seq: number;
+  ts: number;
+  data: string;
+}
+
+/**
+ * The record with seq `seq`, looked for from `start`, a line start at or before it (see seekSeq);
+ * null if the file holds no such record.
+ */
+async function recordAt(fd: number, start: number, size: number, seq: number): Promise<KeptRecord | null> {
+  // A record, not a seal; the byte before a line start is the LF that ends the line before it.
+  const line = await findLine(fd, start - 1, size, MAX_LINE_BYTES * 2, (env) => env.commit !== 0 && env.seq >= seq);
+  if (line === null || line.seq !== seq) return null;
+  const bytes = Buffer.allocUnsafe(line.end - line.start);
+  let got = 0;
+  while (got < bytes.length) {
+    const n = await io.read(fd, bytes, got, bytes.length - got, line.start + got);
+    if (n === 0) return null;
+    got += n;
+  }
+  const env = newEnvelope();
+  if (decodeLine(bytes, 0, bytes.length - 1, env, undefined, 0, false, 'text') !== null) return null;
+  return { seq, ts: env.ts, data: env.data as string };
 }
 
 /**

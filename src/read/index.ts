@@ -1,8 +1,6 @@
 /**
  * The package's read-only entry, `jsonl-journal/read`: replay, follow, verify and inspect, without
- * the writer, compaction or consumers. A program that only reads (a dashboard, `journal cat`)
- * loads fewer than half of the main entry's modules. The exports are the main entry's own
- * objects: a JournalError from one is an instance of the other's class.
+ * the writer, compaction or consumers. Its exports are the main entry's own objects.
  */
 export { readJournal, JournalReader, type DataMode, type JournalRecord, type ReadOptions } from './reader.js';
 export { rawJson, RawJson } from '../format/json.js';

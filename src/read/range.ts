@@ -22,6 +22,13 @@ export function positiveInt(name: string, v: unknown): number | undefined {
   return v as number;
 }
 
+/** A count option: 0 or a positive integer (undefined when absent). */
+export function countOption(name: string, v: unknown): number | undefined {
+  if (v === undefined) return undefined;
+  if (!Number.isSafeInteger(v) || (v as number) < 0) throw new RangeError(`${name} must be 0 or a positive integer`);
+  return v as number;
+}
+
 /** What to hand out: records with seq in [fromSeq, untilSeq] and ts in [fromTs, untilTs]. */
 export interface Range {
   fromSeq: number;
@@ -39,8 +46,10 @@ export async function startOf(
   fd: number, path: string, header: Header, headerEnd: number, size: number, range: Range, last: number | undefined, maxLineBytes: number,
   skipDamage = false,
 ): Promise<number> {
+  // The last 0 records: none, as tail -n 0 prints no line.
+  if (last === 0) return size;
   if (last !== undefined) {
-    const tail = await lastRecords(fd, path, headerEnd, size, last, isVersion2(header), maxLineBytes, (r) => inRange(r, range), skipDamage);
+    const tail = await lastRecords(fd, path, headerEnd, size, last, isVersion2(header), maxLineBytes, range, skipDamage);
     if (tail === null) return size;
     range.fromSeq = Math.max(range.fromSeq, tail.firstSeq);
     range.untilSeq = Math.min(range.untilSeq, tail.lastSeq);

@@ -11,7 +11,7 @@ import type { Damage, TornTail } from '../scan/batches.js';
 import { openJournalFile } from '../scan/open.js';
 import { JournalScan } from '../scan/scan.js';
 import { CommittedLines } from './committed-lines.js';
-import { inRange, msOf, pastRange, positiveInt, startOf, type Range, type TimeOption } from './range.js';
+import { countOption, inRange, msOf, pastRange, startOf, type Range, type TimeOption } from './range.js';
 import { checkDataMode, RecordIterator, type DataMode, type JournalRecord } from './record-iterator.js';
 
 export type { DataMode, JournalRecord };
@@ -26,7 +26,7 @@ export interface ReadOptions {
   fromTs?: TimeOption;
   /** Only records with ts <= untilTs; in a version 2 journal the read ends at the first record past it. */
   untilTs?: TimeOption;
-  /** Only the last `last` records (of those in the other bounds' range), found by reading from the end. */
+  /** Only the last `last` records (of those in the other bounds' range), found by reading from the end; 0: none. */
   last?: number;
   /** Ends the iteration (without an error) when aborted. */
   signal?: AbortSignal;
@@ -82,7 +82,7 @@ export class JournalReader<T = unknown> extends RecordIterator<T> {
       fromTs: msOf('fromTs', opts.fromTs) ?? Number.NEGATIVE_INFINITY,
       untilTs: msOf('untilTs', opts.untilTs) ?? Number.POSITIVE_INFINITY,
     };
-    this.#last = positiveInt('last', opts.last);
+    this.#last = countOption('last', opts.last);
     this.#bounded = opts.fromTs !== undefined || opts.untilTs !== undefined || this.#last !== undefined;
     this.#signal = opts.signal;
     this.#skip = opts.corrupt === 'skip';

@@ -7,9 +7,9 @@ import { ErrorCode, JournalError, ioError } from '../errors.js';
 import { decodeMarks, type Envelope } from '../format/envelope.js';
 import { LF } from '../format/frame.js';
 import { io } from '../fs/io.js';
-import type { TornTail } from './batches.js';
+import type { ScannedRecord, TornTail } from './batches.js';
 import { JournalScan } from './scan.js';
-import { findLine } from './seek.js';
+import { findLine, seekSeq, seekTs } from './seek.js';
 
 const BACK_CHUNK = 64 * 1024;
 
@@ -150,40 +150,82 @@ async function readExactly(fd: number, file: string, buf: Buffer, len: number, p
 const LAST_WINDOW = 64 * 1024;
 
 /**
- * The seqs of the first and last of the last `n` committed records of `[headerEnd, size)` for
- * which `counts` holds (fewer if there are fewer), read from the end: a window of the file's end is
- * scanned, and widened until it holds `n` such records, so the cost grows with `n` (and with how
- * far back they lie), not with the file. null if there are none.
+ * The seqs and times a read of the last records is limited to. Seqs rise through the file, and in
+ * format version 2 so do times: so the records past the upper bounds are a suffix of the file, and
+ * those before the lower bounds a prefix.
+ */
+export interface TailBounds {
+  fromSeq: number;
+  untilSeq: number;
+  fromTs: number;
+  untilTs: number;
+}
+
+const UNBOUNDED: TailBounds = { fromSeq: 1, untilSeq: Number.POSITIVE_INFINITY, fromTs: Number.NEGATIVE_INFINITY, untilTs: Number.POSITIVE_INFINITY };
+
+/**
+ * The seqs of the first and last of the last `n` committed records of `[headerEnd, size)` within
+ * `bounds` (fewer if there are fewer), read from the end of those bounds: a window ending where the
+ * records past the upper bounds begin (found by bisection) is scanned, and widened until it holds
+ * `n` such records or starts before the lower bounds. So the cost grows with `n`, not with the file
+ * or with how far back the bounds lie. `v2`: the file is format version 2 (seals, and times that
+ * never go back). null if there are none.
  */
 export async function lastRecords(
-  fd: number, file: string, headerEnd: number, size: number, n: number, seals: boolean, maxLineBytes: number,
-  counts: (r: { seq: number; ts: number }) => boolean = () => true,
-  skipDamage = false,
+  fd: number, file: string, headerEnd: number, size: number, n: number, v2: boolean, maxLineBytes: number,
+  bounds: TailBounds = UNBOUNDED, skipDamage = false,
 ): Promise<{ firstSeq: number; lastSeq: number } | null> {
+  const past = (r: { seq: number; ts: number }) => r.seq > bounds.untilSeq || (v2 && r.ts > bounds.untilTs);
+  const before = (r: { seq: number; ts: number }) => r.seq < bounds.fromSeq || (v2 && r.ts < bounds.fromTs);
+  const counts = (r: { seq: number; ts: number }) => r.seq >= bounds.fromSeq && r.seq <= bounds.untilSeq && r.ts >= bounds.fromTs && r.ts <= bounds.untilTs;
+  // A line start at or before the first record past the upper bounds: no record in them starts after it.
+  let anchor = size;
+  if (Number.isFinite(bounds.untilSeq)) anchor = Math.min(anchor, await seekSeq(fd, headerEnd, size, bounds.untilSeq + 1, maxLineBytes));
+  if (v2 && Number.isFinite(bounds.untilTs)) anchor = Math.min(anchor, await seekTs(fd, headerEnd, size, Math.floor(bounds.untilTs) + 1, maxLineBytes));
   for (let window = LAST_WINDOW; ; window *= 4) {
     let from = headerEnd;
-    if (size - headerEnd > window) {
+    if (anchor - headerEnd > window) {
       // A record line to start at (not a seal: its batch's records would be counted short).
-      const line = await findLine(fd, size - window - 1, size, maxLineBytes * 2, (env) => env.commit !== 0);
+      const line = await findLine(fd, anchor - window - 1, size, maxLineBytes * 2, (env) => env.commit !== 0);
       from = line?.start ?? headerEnd;
     }
-    const seqs = new Float64Array(n);
+    // The seqs of the last n records that count, as a ring; it grows only as far as records are found.
+    const seqs: number[] = [];
     let count = 0;
+    /** Whether the window's first record lies before the lower bounds: a wider one finds no more. */
+    let startsBefore = false;
+    let first = true;
     const scan = new JournalScan(fd, {
       // Skipping damage, as a reader with corrupt: 'skip' does, the intact records around it count.
-      path: file, from, to: size, midBatch: from !== headerEnd, seals, onCorrupt: skipDamage ? 'report' : 'throw', decode: 'marks', maxLineBytes, collect: true,
+      path: file, from, to: size, midBatch: from !== headerEnd, seals: v2, onCorrupt: skipDamage ? 'report' : 'throw', decode: 'marks', maxLineBytes, collect: true,
     });
-    try {
-      while ((await scan.step()) > 0) {
-        for (const r of scan.take()) if (counts(r)) seqs[count++ % n] = r.seq;
+    /** Counts a chunk's records; true once one is past the upper bounds, so that none after it can count. */
+    const tally = (records: ScannedRecord[]): boolean => {
+      for (const r of records) {
+        if (first) {
+          startsBefore = before(r);
+          first = false;
+        }
+        if (past(r)) return true;
+        if (!counts(r)) continue;
+        if (count < n) seqs.push(r.seq);
+        else seqs[count % n] = r.seq;
+        count++;
       }
-      scan.finish(size);
-      for (const r of scan.take()) if (counts(r)) seqs[count++ % n] = r.seq;
+      return false;
+    };
+    try {
+      let ended = false;
+      while (!ended && (await scan.step()) > 0) ended = tally(scan.take());
+      if (!ended) {
+        scan.finish(size);
+        tally(scan.take());
+      }
     } catch (err) {
       if (err instanceof JournalError) throw err;
       throw ioError('cannot read', file, err);
     }
-    if (count >= n || from === headerEnd) {
+    if (count >= n || from === headerEnd || startsBefore) {
       if (count === 0) return null;
       return count >= n ? { firstSeq: seqs[count % n]!, lastSeq: seqs[(count - 1) % n]! } : { firstSeq: seqs[0]!, lastSeq: seqs[count - 1]! };
     }

@@ -1,8 +1,7 @@
 /**
  * The reads the console's API answers with. Each one seeks (by seq, by time, from the end) and
- * reads only what it returns, so that any of them is as fast on a 1 GB journal as on a small one;
- * the two that must read everything, verify and the time chart, stream (see streams.ts). Damaged
- * lines are stepped over: the console shows what can be read, and verify reports the damage.
+ * reads only what it returns; what must read everything streams (streams.ts). Damaged lines are
+ * stepped over (docs/design.md, "The console").
  */
 import fs from 'node:fs/promises';
 import { readJournal, type Header, type JournalRecord } from 'jsonl-journal/read';

@@ -1,8 +1,6 @@
 /**
- * The console's Server-Sent Events: verify and the time chart's count, which read a whole journal
- * and so report as they go; and the live tail, from `follow`. Each stops reading when its page goes
- * away. A failure is an event named `failure` (the browser's own `error` event means a lost
- * connection), with the code and message the page shows.
+ * The console's Server-Sent Events: verify and the time chart's count, which report as they read a
+ * whole journal, and the live tail, from `follow`. Each stops reading when its page goes away.
  */
 import fs from 'node:fs/promises';
 import type { Context } from 'hono';
@@ -20,7 +18,11 @@ const PROGRESS_MS = 100;
 
 const send = (s: SSEStreamingApi, event: string, data: unknown) => s.writeSSE({ event, data: JSON.stringify(data) });
 
-/** Runs `work` with a signal that aborts when the page closes the stream, and reports its failure. */
+/**
+ * Runs `work` with a signal that aborts when the page closes the stream. A failure is an event
+ * named `failure`, with the code and message the page shows: the browser's own `error` event means
+ * a lost connection.
+ */
 function events(c: Context, work: (s: SSEStreamingApi, signal: AbortSignal) => Promise<void>): Response {
   return streamSSE(c, async (s) => {
     const ac = new AbortController();

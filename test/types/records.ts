@@ -5,7 +5,7 @@ import {
   compact, Consumer, ConsumerGroup, follow, Journal, readJournal, type JournalRecord, type KeptRecord, type ReadOptions,
 } from 'jsonl-journal';
 import { follow as followReadOnly, readJournal as readOnly } from 'jsonl-journal/read';
-import { ship, type Shipper } from 'jsonl-journal/nats';
+import { restore, ship, type RestoreResult, type Shipper } from 'jsonl-journal/nats';
 
 type OrderEvent =
   | { type: 'placed'; orderId: string; total: number }
@@ -92,13 +92,21 @@ await compact<OrderEvent>(path, {
     const same: Same<typeof rec.data, OrderEvent> = true;
     return rec.data.orderId;
   },
-  keep: (rec) => rec.data.type !== 'shipped' || rec.data.carrier !== 'none',
+  keep: (rec) => {
+    const same: Same<typeof rec.data, OrderEvent> = true;
+    return rec.data.type !== 'shipped' || rec.data.carrier !== 'none';
+  },
 });
+await compact(path, { keep: (rec: JournalRecord<OrderEvent>) => rec.data.type === 'placed' });
 await compact(path, { key: (rec: JournalRecord<OrderEvent>) => rec.data.orderId });
 // @ts-expect-error: an OrderEvent has no customer
 await compact<OrderEvent>(path, { key: (rec) => rec.data.customer });
 // @ts-expect-error: a key is a string
 await compact<Invoice>(path, { key: (rec) => rec.data.amount });
+// @ts-expect-error: an OrderEvent has no customer
+await compact<OrderEvent>(path, { keep: (rec) => rec.data.customer !== undefined });
+// @ts-expect-error: keep says yes or no
+await compact<Invoice>(path, { keep: (rec) => rec.data.amount });
 
 // Without a type, everything is unknown, as before: any value appends, and data must be narrowed.
 const untyped = await Journal.open(path);
@@ -115,5 +123,7 @@ for await (const rec of (await Consumer.open(path, 'audit')).records()) {
 }
 await compact(path, { key: (rec) => (typeof rec.data === 'string' ? rec.data : undefined) });
 
-// The NATS bridge hands out no record data: its types are unchanged.
+// The NATS bridge moves each record's JSON text as stored and hands no record data to the caller,
+// so it takes no type: a typed journal ships and restores by its path as any other does.
 const shipper: Shipper = await ship(path, { server: 'nats://127.0.0.1:4222', stream: 'ORDERS' });
+const restored: RestoreResult = await restore(path, { server: 'nats://127.0.0.1:4222', stream: 'ORDERS' });

@@ -1,13 +1,18 @@
 /** journal append <file> [--atomic]: one record per line of JSON on stdin, stored exactly as written. */
-import { createInterface } from 'node:readline';
 import { isJournalError, Journal, rawJson, type RawJson } from 'jsonl-journal';
 import { onePath, report, type Command } from '../command.js';
+import { LineSplitter, type Line } from '../lines.js';
 import { count, Exit, red } from '../term.js';
 import { sayRecovered } from './recovered.js';
 
 /** Lines appended as one group, and the bytes of JSON that make a group full before that. */
 const GROUP = 1000;
 const GROUP_BYTES = 16 * 1024 * 1024;
+/**
+ * A longer line is refused as it is read, without holding it. Up to this, a line too large for a
+ * record is refused by the append, with the limit it exceeds.
+ */
+const MAX_LINE_BYTES = 32 * 1024 * 1024;
 
 export const appendCommand: Command = {
   name: 'append',
@@ -19,8 +24,8 @@ strings. Creates the journal if it does not exist; input with no records creates
 how many records were appended and their seqs.
 
 Without --atomic, records are appended in groups as they are read: when a line cannot be stored
-(not JSON, a number too large for any double, a record too large), every line before it has been
-appended and none after it; the error names the line.
+(not JSON, not UTF-8, a number too large for any double, a record too large), every line before
+it has been appended and none after it; the error names the line.
 With --atomic, all lines are appended as one group, or none if any line cannot be stored (the
 group must fit in 64 MiB).
 
@@ -69,24 +74,34 @@ Exit codes: 0 appended; 65 a line cannot be stored; 3 could not append; 64 usage
         bad(lines[err.index]!, err.message.replace(/^appendMany value \[\d+\]: /, ''));
       }
     };
-    let lineNo = 0;
-    try {
-      for await (const line of createInterface({ input: process.stdin, crlfDelay: Infinity })) {
-        lineNo++;
-        if (line.trim() === '') continue;
-        try {
-          const raw = rawJson(line);
-          pending.push(raw);
-          pendingBytes += raw.text.length;
-        } catch (err) {
-          if (!isJournalError(err, 'INVALID_VALUE')) throw err;
-          bad(lineNo, err.message);
-          break;
-        }
-        pendingLines.push(lineNo);
-        if (!atomic && (pending.length >= GROUP || pendingBytes >= GROUP_BYTES)) await flush();
-        if (code !== Exit.OK) break;
+    // Lines are cut from the bytes and checked as UTF-8: decoding would replace what is not, and
+    // the record would not be the line as written.
+    const lines = new LineSplitter(MAX_LINE_BYTES);
+    /** Takes one line of input; false once a line cannot be stored. */
+    const take = async (l: Line): Promise<boolean> => {
+      if (l.error !== undefined) {
+        bad(l.no, l.error);
+        return false;
       }
+      if (l.text.trim() === '') return true;
+      try {
+        const raw = rawJson(l.text);
+        pending.push(raw);
+        pendingBytes += raw.text.length;
+      } catch (err) {
+        if (!isJournalError(err, 'INVALID_VALUE')) throw err;
+        bad(l.no, err.message);
+        return false;
+      }
+      pendingLines.push(l.no);
+      if (!atomic && (pending.length >= GROUP || pendingBytes >= GROUP_BYTES)) await flush();
+      return code === Exit.OK;
+    };
+    try {
+      read: for await (const chunk of process.stdin as AsyncIterable<Buffer>) {
+        for (const l of lines.push(chunk)) if (!(await take(l))) break read;
+      }
+      if (code === Exit.OK) for (const l of lines.end()) await take(l);
       // The lines before a bad one are appended, unless all must be or none.
       if (code === Exit.OK || !atomic) await flush();
     } catch (err) {
@@ -100,7 +115,7 @@ Exit codes: 0 appended; 65 a line cannot be stored; 3 could not append; 64 usage
         code = report(err);
       }
     }
-    process.stdout.write(`${summary(appended, first, last, lineNo === 0 && code === Exit.OK)}${code === Exit.DATA && atomic ? ' (--atomic: nothing appended)' : ''}\n`);
+    process.stdout.write(`${summary(appended, first, last, lines.lines === 0 && code === Exit.OK)}${code === Exit.DATA && atomic ? ' (--atomic: nothing appended)' : ''}\n`);
     return code;
   },
 };

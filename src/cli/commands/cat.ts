@@ -24,10 +24,12 @@ Options:
   -f, --follow   after the last record, wait for new ones and print them as they are appended,
                  until interrupted (Ctrl-C or a closed pipe ends it with exit 0); a journal
                  that does not exist yet is waited for. With --last N, like tail -n N -f
+                 (-n 0 -f: only what is appended from then on)
   --data         print only each record's data
 
-A time T is an ISO 8601 date (2026-12-07T14:00:00Z, or a local time without the Z), ms since
-the epoch, now, or a time ago: 30s, 10m, 2h, 7d, 1w.
+A time T is an ISO 8601 date (2026-12-07T14:00:00Z; without a zone, local time: 2026-12-07 is
+local midnight), ms since the epoch, now, or a time ago: 30s, 10m, 2h, 7d, 1w (or, as journalctl
+writes it, -10m or 10m ago).
 
 Exit codes: 0 done (or interrupted); 2 damage before the end; 3 could not read; 64 usage error.`,
   options: {
@@ -42,7 +44,7 @@ Exit codes: 0 done (or interrupted); 2 damage before the end; 3 could not read; 
   async run(values, positionals) {
     const file = onePath(positionals);
     const fromSeq = intOption(values, 'from-seq');
-    const last = intOption(values, 'last');
+    const last = intOption(values, 'last', 0);
     const limit = intOption(values, 'limit');
     const now = Date.now();
     const fromTs = typeof values.since === 'string' ? parseTime('since', values.since, now) : undefined;

@@ -1,8 +1,9 @@
 /** journal compact <file> [--key <path>] [--before-seq N] [--before-time T] [--max-bytes N] [--ignore-consumers]: rewrite a journal by a policy, and say what each consumer was spared or lost. */
 import { compact, type CompactConsumerReport, type JournalRecord } from 'jsonl-journal';
 import { intOption, onePath, report, type Command } from '../command.js';
-import { bytes, count, Exit, Progress, UsageError, yellow } from '../term.js';
+import { bytes, count, counted, Exit, Progress, UsageError, yellow } from '../term.js';
 import { parseTime } from '../time.js';
+import { describeCut } from './recovered.js';
 
 export const compactCommand: Command = {
   name: 'compact',
@@ -63,8 +64,9 @@ Exit codes: 0 compacted; 2 damage in the journal (it is left untouched; see jour
     }
     if (values.json === true) process.stdout.write(`${JSON.stringify({ file, ...r })}\n`);
     else {
-      process.stdout.write(`${file}: ${count(r.recordsBefore)} -> ${count(r.recordsAfter)} records, ${bytes(r.bytesBefore)} -> ${bytes(r.bytesAfter)}, ` +
+      process.stdout.write(`${file}: ${count(r.recordsBefore)} -> ${counted(r.recordsAfter, 'record')}, ${bytes(r.bytesBefore)} -> ${bytes(r.bytesAfter)}, ` +
         `generation ${r.generation}, in ${r.ms.toFixed(0)} ms (appends held ${r.stallMs.toFixed(1)} ms)\n`);
+      if (r.cut !== null) process.stdout.write(`  ${describeCut(r.cut)}\n`);
       printConsumers(r.consumers);
     }
     return Exit.OK;
@@ -74,11 +76,11 @@ Exit codes: 0 compacted; 2 damage in the journal (it is left untouched; see jour
 /** What was kept for consumers (on stdout), and every consumer left behind (on stderr, loudly). */
 function printConsumers(consumers: CompactConsumerReport[]): void {
   const spared = consumers.filter((c) => c.kept > 0);
-  for (const c of spared) process.stdout.write(`  kept ${count(c.kept)} records for consumer ${c.name} (seq ${count(c.seq)}), which has not read them\n`);
+  for (const c of spared) process.stdout.write(`  kept ${counted(c.kept, 'record')} for consumer ${c.name} (seq ${count(c.seq)}), which has not read them\n`);
   if (spared.length > 0) process.stdout.write('  --ignore-consumers removes them anyway; journal consumers --delete NAME forgets a consumer\n');
   for (const c of consumers.filter((x) => x.removed > 0 || x.positionGone)) {
     const what = [
-      ...(c.removed > 0 ? [`removed ${count(c.removed)} records it had not read`] : []),
+      ...(c.removed > 0 ? [`removed ${counted(c.removed, 'record')} it had not read`] : []),
       ...(c.positionGone ? ['its next read fails with POSITION_GONE'] : []),
     ];
     process.stderr.write(`${yellow(process.stderr, 'journal:')} left consumer ${c.name} (seq ${count(c.seq)}${c.expired ? ', expired' : ''}) behind: ${what.join('; ')}\n`);

@@ -1,7 +1,7 @@
 /** journal repair <file>: rewrite without the damaged lines, keeping a .broken copy. */
 import { repair } from 'jsonl-journal';
 import { onePath, report, type Command } from '../command.js';
-import { bytes, count, Exit, Progress, yellow } from '../term.js';
+import { bytes, count, counted, Exit, Progress, yellow } from '../term.js';
 
 export const repairCommand: Command = {
   name: 'repair',
@@ -35,10 +35,10 @@ a damaged header, I/O error, lock timeout); 64 usage error.`,
     }
     const o = process.stdout;
     if (r.brokenCopy === null) {
-      o.write(`${file}: nothing to repair: ${count(r.recordsKept)} records, no damage, no torn tail; nothing was written\n`);
+      o.write(`${file}: nothing to repair: ${counted(r.recordsKept, 'record')}, no damage, no torn tail; nothing was written\n`);
       return Exit.OK;
     }
-    o.write(`${file}: kept ${count(r.recordsKept)} records, ${bytes(r.bytesBefore)} -> ${bytes(r.bytesAfter)}; the journal as it was is in ${r.brokenCopy}\n`);
+    o.write(`${file}: kept ${counted(r.recordsKept, 'record')}, ${bytes(r.bytesBefore)} -> ${bytes(r.bytesAfter)}; the journal as it was is in ${r.brokenCopy}\n`);
     for (const d of r.dropped) o.write(`  ${yellow(o, 'dropped')} line ${d.line === null ? '?' : count(d.line)}, offset ${count(d.offset)}: ${d.reason}\n`);
     if (r.tornTail !== null) o.write(`  ${yellow(o, 'dropped')} torn tail: ${count(r.tornTail.bytes)} bytes at offset ${count(r.tornTail.offset)}\n`);
 

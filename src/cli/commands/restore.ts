@@ -1,7 +1,8 @@
 /** journal restore <file> --server URL --stream NAME [--fail-fast] [--json]: rebuild a journal from a stream ship filled. */
 import type { RestoreEvent } from 'jsonl-journal/nats';
 import { interruption, natsTarget, onePath, report, type Command } from '../command.js';
-import { count, Exit, Progress, yellow } from '../term.js';
+import { count, counted, Exit, Progress, yellow } from '../term.js';
+import { describeCut } from './recovered.js';
 
 export const restoreCommand: Command = {
   name: 'restore',
@@ -17,7 +18,7 @@ Options:
   --server URL   NATS server (nats://host:4222); repeat it for the servers of a cluster
   --stream NAME  the stream to restore from
   --fail-fast    exit at once when no server answers, instead of retrying with backoff
-  --json         print the result as JSON: { file, journalId, restored, firstSeq, lastSeq }
+  --json         print the result as JSON: { file, journalId, restored, firstSeq, lastSeq, cut }
 
 Exit codes: 0 restored (or already up to date); 3 could not restore (no server answers with
 --fail-fast, no such stream, a message that is not a journal record, a local journal that is
@@ -49,9 +50,13 @@ another one or holds other records, the NATS client not installed); 64 usage err
       bar.finish();
       stop.release();
     }
-    if (values.json === true) process.stdout.write(`${JSON.stringify({ file, ...r })}\n`);
-    else if (r.restored === 0) process.stdout.write(`${file}: up to date with stream ${stream}; nothing to restore\n`);
-    else process.stdout.write(`${file}: restored ${count(r.restored)} records, seq ${count(r.firstSeq!)}..${count(r.lastSeq!)}, from stream ${stream}\n`);
+    if (values.json === true) {
+      process.stdout.write(`${JSON.stringify({ file, ...r })}\n`);
+      return Exit.OK;
+    }
+    if (r.restored === 0) process.stdout.write(`${file}: up to date with stream ${stream}; nothing to restore\n`);
+    else process.stdout.write(`${file}: restored ${counted(r.restored, 'record')}, seq ${count(r.firstSeq!)}..${count(r.lastSeq!)}, from stream ${stream}\n`);
+    if (r.cut !== null) process.stdout.write(`  ${describeCut(r.cut)}\n`);
     return Exit.OK;
   },
 };

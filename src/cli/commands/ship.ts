@@ -1,7 +1,7 @@
 /** journal ship <file> --server URL --stream NAME [--subject S] ...: publish a journal to NATS JetStream, live. */
 import type { ShipEvent } from 'jsonl-journal/nats';
 import { interruption, intOption, natsTarget, onePath, report, type Command } from '../command.js';
-import { count, Exit, red, yellow } from '../term.js';
+import { count, counted, Exit, red, yellow } from '../term.js';
 import { parseTime } from '../time.js';
 
 export const shipCommand: Command = {
@@ -66,7 +66,7 @@ client not installed); 64 usage error.`,
       });
       process.stdout.write(`${file}: shipping to stream ${shipper.stream} (subject ${shipper.subject}) from seq ${count(shipper.ackedSeq + 1)}\n`);
       await shipper.done;
-      process.stdout.write(`${file}: stopped; ${count(shipper.stats.published)} records shipped in this run, position seq ${count(shipper.position)}\n`);
+      process.stdout.write(`${file}: stopped; ${counted(shipper.stats.published, 'record')} shipped in this run, position seq ${count(shipper.position)}\n`);
       return Exit.OK;
     } catch (err) {
       if (stop.signal.aborted && (err as { code?: string }).code === 'ABORTED') return Exit.OK;

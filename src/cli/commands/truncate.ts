@@ -1,8 +1,9 @@
 /** journal truncate <file> --to-seq N | --to-time T [--json]: drop everything after a point, keeping a copy of it. */
 import { truncate } from 'jsonl-journal';
 import { intOption, onePath, report, type Command } from '../command.js';
-import { bytes, count, Exit, Progress, UsageError } from '../term.js';
+import { bytes, count, counted, Exit, Progress, UsageError } from '../term.js';
 import { parseTime } from '../time.js';
+import { describeCut } from './recovered.js';
 
 export const truncateCommand: Command = {
   name: 'truncate',
@@ -40,8 +41,9 @@ journal repair); 3 could not truncate; 64 usage error.`,
     if (values.json === true) process.stdout.write(`${JSON.stringify({ file, ...r })}\n`);
     else if (r.savedTo === null) process.stdout.write(`${file}: nothing after seq ${count(r.lastSeq)} to drop; nothing was written\n`);
     else {
-      process.stdout.write(`${file}: dropped ${count(r.recordsDropped)} records after seq ${count(r.lastSeq)}, ${bytes(r.bytesBefore)} -> ${bytes(r.bytesAfter)}; ` +
+      process.stdout.write(`${file}: dropped ${counted(r.recordsDropped, 'record')} after seq ${count(r.lastSeq)}, ${bytes(r.bytesBefore)} -> ${bytes(r.bytesAfter)}; ` +
         `what was dropped is in ${r.savedTo}\n`);
+      if (r.cut !== null) process.stdout.write(`  ${describeCut(r.cut)}\n`);
     }
     return Exit.OK;
   },

@@ -1,7 +1,8 @@
 /** journal verify <file> [--json] [--fix]: check every line, report, and optionally cut a torn tail. */
 import { ErrorCode, isJournalError, Journal, verify, type RecoveredTail, type TornTail, type VerifyReport } from 'jsonl-journal';
 import { isBug, onePath, report, type Command } from '../command.js';
-import { bold, bytes, count, Exit, green, Progress, red, yellow } from '../term.js';
+import { bold, bytes, count, counted, Exit, green, Progress, red, yellow } from '../term.js';
+import { describeCut } from './recovered.js';
 
 export const verifyCommand: Command = {
   name: 'verify',
@@ -58,11 +59,8 @@ not a journal, a damaged header, I/O error); 64 usage error.`,
     const o = process.stdout;
     const range = rep.records > 0 ? `seq ${count(rep.firstSeq!)}..${count(rep.lastSeq!)}` : 'no records';
     const head = status === 'ok' ? green(o, 'ok') : status === 'torn-tail' ? yellow(o, 'torn tail') : red(o, bold(o, `DAMAGED (${rep.corrupt.length} line${rep.corrupt.length === 1 ? '' : 's'})`));
-    o.write(`${file}: ${head}\n  ${count(rep.records)} records, ${range}, ${bytes(rep.bytes)}, generation ${rep.header.generation}\n`);
-    if (cut !== null) {
-      const what = cut.foreign > 0 ? `${count(cut.foreign)} line${cut.foreign === 1 ? '' : 's'} of plain JSON another tool appended` : `a torn tail of ${count(cut.bytes)} bytes`;
-      o.write(`  cut ${what} at offset ${count(cut.offset)}; the bytes are saved in ${cut.savedTo}\n`);
-    }
+    o.write(`${file}: ${head}\n  ${counted(rep.records, 'record')}, ${range}, ${bytes(rep.bytes)}, generation ${rep.header.generation}\n`);
+    if (cut !== null) o.write(`  ${describeCut(cut)}\n`);
     else if (seen !== null) {
       o.write(`  cut nothing: the torn tail at offset ${count(seen.offset)} was gone when the writers' lock was taken (a writer finished or cut it)\n`);
     }
