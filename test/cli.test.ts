@@ -677,7 +677,7 @@ describe('edges a new user hit', () => {
     const { file } = await journalOf(3);
     const r = await journal(['cat', file, '-n', '-3']);
     expect(r.code).toBe(64);
-    expect(r.stderr).toMatch(/^journal: --last takes a positive integer, not "-3"\n/);
+    expect(r.stderr).toMatch(/^journal: --last takes 0 or a positive integer, not "-3"\n/);
   });
 
   it('no progress bar for a small file, even under a terminal', async () => {
