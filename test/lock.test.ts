@@ -111,11 +111,23 @@ describe('the writers lock', () => {
   it('a writer keeping the lock between batches gives it back at the next turn of the event loop and on close', async () => {
     const file = tmpJournal();
     const j = await Journal.open(file, { durability: 'unsafe-nosync' });
-    await j.append('kept');
     const fd = fs.openSync(file, 'r');
     try {
-      // Still held right after the batch...
-      expect(() => fsExt.flockSync(fd, 'exnb')).toThrow(expect.objectContaining({ code: expect.stringMatching(/EAGAIN|EWOULDBLOCK/) }));
+      // Still held right after a batch... The lock is kept only when the batch was written within
+      // 1 ms (LEASE_MS) of taking it, which a loaded machine can miss once: up to 20 batches to see it.
+      let held = false;
+      for (let i = 0; i < 20 && !held; i++) {
+        await new Promise((r) => setImmediate(r));
+        await j.append(`kept ${i}`);
+        try {
+          fsExt.flockSync(fd, 'exnb');
+          fsExt.flockSync(fd, 'un');
+        } catch (err) {
+          expect(err).toMatchObject({ code: expect.stringMatching(/EAGAIN|EWOULDBLOCK/) });
+          held = true;
+        }
+      }
+      expect(held).toBe(true);
       // ...and free once the event loop has turned.
       await new Promise((r) => setImmediate(r));
       fsExt.flockSync(fd, 'exnb');
