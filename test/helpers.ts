@@ -86,6 +86,29 @@ export function countIo(name: IoName): { readonly n: number } {
   return counter;
 }
 
+/**
+ * Counts the calls of io.read from now on and the bytes they read, and those of io.readSync too
+ * when `sync` is set. The counts may be set back to 0 between reads.
+ */
+export function countReads(opts: { sync?: boolean } = {}): { reads: number; bytes: number } {
+  const counter = { reads: 0, bytes: 0 };
+  hookIo('read', (orig) => (async (...args: Parameters<typeof orig>) => {
+    counter.reads++;
+    const n = await orig(...args);
+    counter.bytes += n;
+    return n;
+  }) as typeof orig);
+  if (opts.sync) {
+    hookIo('readSync', (orig) => ((...args: Parameters<typeof orig>) => {
+      counter.reads++;
+      const n = orig(...args);
+      counter.bytes += n;
+      return n;
+    }) as typeof orig);
+  }
+  return counter;
+}
+
 /** An errno-style error, as fs calls fail. */
 export function sysError(code: string, syscall = 'write'): NodeJS.ErrnoException {
   const e: NodeJS.ErrnoException = new Error(`${code}: injected failure, ${syscall}`);

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compact, Consumer, ErrorCode, follow, Journal, readJournal, truncate, type CompactResult, type JournalRecord } from '../src/index.js';
 import { parseTime } from '../src/cli/time.js';
-import { acked, Child, countIo, hookIo, readAll, sleep, tmpJournal } from './helpers.js';
+import { acked, Child, countIo, countReads, hookIo, readAll, sleep, tmpJournal } from './helpers.js';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const BIN = path.join(ROOT, 'dist/cli/main.js');
@@ -78,18 +78,13 @@ describe('reading by time', () => {
   it('last N: the last records in seq order, read from the end: the reads do not grow with the file', async () => {
     const small = await timeline(100);
     const big = await timeline(60_000);
-    let bytes = 0;
-    hookIo('read', (orig) => (async (...args: Parameters<typeof orig>) => {
-      const n = await orig(...args);
-      bytes += n;
-      return n;
-    }) as typeof orig);
+    const read = countReads();
     for (const file of [small, big]) {
-      bytes = 0;
+      read.bytes = 0;
       const last = await readAll(file, { last: 5 });
       const n = file === small ? 100 : 60_000;
       expect(seqs(last)).toEqual([n - 4, n - 3, n - 2, n - 1, n]);
-      expect(bytes, file).toBeLessThan(1024 * 1024);
+      expect(read.bytes, file).toBeLessThan(1024 * 1024);
     }
     expect(fs.statSync(big).size).toBeGreaterThan(5_000_000);
     // With bounds: the last of those in range.
@@ -101,12 +96,7 @@ describe('reading by time', () => {
     const file = await timeline(60_000);
     const size = fs.statSync(file).size;
     expect(size).toBeGreaterThan(5_000_000);
-    let bytes = 0;
-    hookIo('read', (orig) => (async (...args: Parameters<typeof orig>) => {
-      const n = await orig(...args);
-      bytes += n;
-      return n;
-    }) as typeof orig);
+    const read = countReads();
     const cases: Array<[string, Parameters<typeof readAll>[1], number[]]> = [
       ['3 records since the time', { last: 5, fromTs: 59_998_000 }, [59_998, 59_999, 60_000]],
       ['none since the time', { last: 5, fromTs: 70_000_000 }, []],
@@ -116,11 +106,11 @@ describe('reading by time', () => {
       ['between two times', { last: 4, fromTs: 20_000_000, untilTs: 20_002_000 }, [20_000, 20_001, 20_002]],
     ];
     for (const [name, opts, want] of cases) {
-      bytes = 0;
+      read.bytes = 0;
       expect(seqs(await readAll(file, opts)), name).toEqual(want);
       // Bisections of 64 KiB probes and a chunk or two: a small part of the file, whatever it holds.
-      expect(bytes, name).toBeLessThan(size / 2);
-      expect(bytes, name).toBeLessThan(4 * 1024 * 1024);
+      expect(read.bytes, name).toBeLessThan(size / 2);
+      expect(read.bytes, name).toBeLessThan(4 * 1024 * 1024);
     }
   });
 
